@@ -1,0 +1,40 @@
+"""numbdx: Bayesian differential diagnosis of numbness in the legs, feet and heels.
+
+numbdx ranks possible causes for a clinician or a triage service; it never states a diagnosis.
+
+>>> import numbdx
+>>> differential = numbdx.infer({"age": 30, "sex": "female", "pregnancy": True, "numb_heel": True})
+>>> differential.top(3)  # doctest: +SKIP
+"""
+
+from ._api import infer, load_model, vocabulary
+from ._exceptions import (
+    EvidenceError,
+    ImpossibleEvidenceError,
+    InferenceLimitError,
+    InvalidEvidenceValueError,
+    NumbdxError,
+    PriorsError,
+    UnknownEvidenceError,
+)
+from ._model import Model
+from ._result import CauseResult, Differential
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CauseResult",
+    "Differential",
+    "EvidenceError",
+    "ImpossibleEvidenceError",
+    "InferenceLimitError",
+    "InvalidEvidenceValueError",
+    "Model",
+    "NumbdxError",
+    "PriorsError",
+    "UnknownEvidenceError",
+    "__version__",
+    "infer",
+    "load_model",
+    "vocabulary",
+]

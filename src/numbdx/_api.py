@@ -1,0 +1,109 @@
+"""The convenience functions over a loaded model: ``numbdx.infer()``, ``load_model()``, ``vocabulary()``."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from ._engine import infer_exact
+from ._evidence import normalise
+from ._model import Model, build_model
+from ._result import CauseResult, Differential
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    import pandas as pd
+
+_default_model: Model | None = None
+_default_lock = threading.Lock()
+
+
+def load_model(priors: str | Path | None = None) -> Model:
+    """Load, validate and compile the knowledge base.
+
+    Parameters
+    ----------
+    priors
+        A ``priors`` folder to load instead of the one shipped with numbdx. Without it, the shipped
+        model is loaded once per process and shared (it is immutable).
+
+    Raises
+    ------
+    PriorsError
+        A knowledge-base file is missing or malformed; the message names the file, record and problem.
+    """
+    global _default_model
+    if priors is not None:
+        return build_model(priors)
+    with _default_lock:
+        if _default_model is None:
+            _default_model = build_model()
+        return _default_model
+
+
+def infer(evidence: Mapping[str, Any] | None = None, *, model: Model | None = None) -> Differential:
+    """Posterior probability of every cause of leg, foot or heel numbness given ``evidence``.
+
+    Parameters
+    ----------
+    evidence
+        Names from :func:`vocabulary` mapped to values: ``True``/``False`` for present/absent, a state
+        name for categorical findings (``numbness_side="left"``), a number of years for ``age``.
+        Missing keys (or ``None``) are unknown. ``leg_numbness`` (the chief complaint) is assumed
+        ``True`` unless given.
+    model
+        The model to use; the shipped model by default.
+
+    Returns
+    -------
+    Differential
+        Every cause with its posterior and its prior given the context, ranked. Exact (Quickscore with
+        exact elimination of the risk factors), with a bound on rounding error.
+
+    Raises
+    ------
+    UnknownEvidenceError
+        An evidence name is not in the vocabulary (the closest valid names are suggested).
+    InvalidEvidenceValueError
+        A value has the wrong type, is NaN, or is not a state of its variable.
+    ImpossibleEvidenceError
+        The model gives the evidence probability zero.
+    InferenceLimitError
+        The evidence has too many positive findings for exact inference in one call.
+
+    Examples
+    --------
+    >>> import numbdx
+    >>> d = numbdx.infer({"age": 67, "sex": "male", "smoking": True, "pain_worse_walking": True})
+    >>> d.top(1)[0].name in d.posteriors()
+    True
+    """
+    model = model if model is not None else load_model()
+    ev = normalise(model, {} if evidence is None else evidence)
+    answer = infer_exact(model, ev)
+    causes = [
+        CauseResult(
+            name=c.name,
+            label=c.label,
+            group=c.group,
+            posterior=float(answer.posterior[i]),
+            prior=float(answer.prior[i]),
+            red_flag=c.red_flag,
+        )
+        for i, c in enumerate(model.causes)
+    ]
+    return Differential(
+        causes,
+        evidence=ev.values,
+        assumed=ev.assumed,
+        model_identity=model.identity,
+        method="exact",
+        error_bound=answer.error_bound,
+    )
+
+
+def vocabulary(model: Model | None = None) -> pd.DataFrame:
+    """Every evidence name ``infer`` accepts, with its kind, states and a plain-language description."""
+    return (model if model is not None else load_model()).vocabulary()

@@ -1,0 +1,184 @@
+"""The result of :func:`numbdx.infer`: a ranked differential, never a diagnosis."""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+from ._exceptions import NumbdxError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+RESULT_FORMAT = "numbdx.differential/1"
+DISCLAIMER = (
+    "A ranking of possible causes for a clinician or a triage service, not a diagnosis. "
+    "Red-flag causes are listed whatever their probability."
+)
+
+
+@dataclass(frozen=True)
+class CauseResult:
+    """One cause of the differential."""
+
+    name: str
+    label: str
+    group: str
+    posterior: float
+    prior: float
+    red_flag: bool
+
+    @property
+    def likelihood_ratio(self) -> float:
+        """Posterior odds over prior odds: how much the findings moved this cause (inf if prior is 0)."""
+        def odds(p: float) -> float:
+            return math.inf if p >= 1 else p / (1 - p)
+
+        prior_odds = odds(self.prior)
+        return math.nan if prior_odds == 0 else odds(self.posterior) / prior_odds
+
+
+class Differential:
+    """Posterior probability of every cause given the evidence, ranked.
+
+    Several causes can be present at once, so the posteriors do not sum to one. ``prior`` is each
+    cause's probability given only the context and risk factors in the evidence.
+
+    Attributes
+    ----------
+    causes : tuple of CauseResult
+        Every cause, highest posterior first (ties broken by name).
+    evidence : dict
+        The normalised evidence the answer is conditioned on, including assumptions.
+    assumed : tuple of str
+        Evidence the answer assumed (``leg_numbness`` unless the evidence gave it).
+    model_identity : dict
+        ``package_version`` and ``priors_sha256`` of the model that answered.
+    method : str
+        How the answer was computed (``"exact"``: Quickscore with exact elimination).
+    error_bound : float
+        Bound on the absolute rounding error of any posterior.
+    """
+
+    def __init__(
+        self,
+        causes: Sequence[CauseResult],
+        *,
+        evidence: Mapping[str, Any],
+        assumed: Sequence[str],
+        model_identity: Mapping[str, str],
+        method: str = "exact",
+        error_bound: float = 0.0,
+    ) -> None:
+        self.causes = tuple(sorted(causes, key=lambda c: (-c.posterior, c.name)))
+        self.evidence = dict(evidence)
+        self.assumed = tuple(assumed)
+        self.model_identity = dict(model_identity)
+        self.method = method
+        self.error_bound = float(error_bound)
+        self._by_name = {c.name: c for c in self.causes}
+
+    def __getitem__(self, name: str) -> CauseResult:
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise KeyError(f"no cause named {name!r} in this differential") from None
+
+    def __iter__(self):  # noqa: ANN204 - iterator of CauseResult
+        return iter(self.causes)
+
+    def __len__(self) -> int:
+        return len(self.causes)
+
+    def top(self, n: int = 5) -> list[CauseResult]:
+        """The ``n`` causes with the highest posterior."""
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise ValueError(f"n must be a non-negative integer, got {n!r}")
+        return list(self.causes[:n])
+
+    def rank(self, name: str) -> int:
+        """1-based rank of cause ``name`` (1 = highest posterior)."""
+        return self.causes.index(self[name]) + 1
+
+    def posteriors(self) -> dict[str, float]:
+        """Cause name -> posterior, in rank order."""
+        return {c.name: c.posterior for c in self.causes}
+
+    @property
+    def red_flags(self) -> list[CauseResult]:
+        """Red-flag causes (stroke, thrombosis, limb ischaemia ...), listed whatever their posterior."""
+        return [c for c in self.causes if c.red_flag]
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per cause: rank, name, label, group, posterior, prior, likelihood ratio, red flag."""
+        import pandas as pd
+
+        rows = [{"rank": i + 1, **asdict(c), "likelihood_ratio": c.likelihood_ratio} for i, c in enumerate(self.causes)]
+        return pd.DataFrame(rows).set_index("name")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready types; :meth:`from_dict` is the inverse."""
+        return {
+            "format": RESULT_FORMAT,
+            "causes": [asdict(c) for c in self.causes],
+            "evidence": dict(self.evidence),
+            "assumed": list(self.assumed),
+            "model": dict(self.model_identity),
+            "method": self.method,
+            "error_bound": self.error_bound,
+            "disclaimer": DISCLAIMER,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Differential:
+        """Rebuild a differential from :meth:`to_dict` output."""
+        if not isinstance(data, Mapping) or data.get("format") != RESULT_FORMAT:
+            raise NumbdxError(f"not a numbdx differential of format {RESULT_FORMAT!r}")
+        try:
+            causes = [CauseResult(**c) for c in data["causes"]]
+            return cls(
+                causes,
+                evidence=data["evidence"],
+                assumed=data["assumed"],
+                model_identity=data["model"],
+                method=data["method"],
+                error_bound=data["error_bound"],
+            )
+        except (KeyError, TypeError) as exc:
+            raise NumbdxError(f"malformed differential: {exc}") from None
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Differential) and self.to_dict() == other.to_dict()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        lines = [f"<numbdx.Differential: {len(self.causes)} causes, method={self.method}>"]
+        for i, c in enumerate(self.causes[:8], 1):
+            flag = "  RED FLAG" if c.red_flag else ""
+            lines.append(f"  {i:>2}. {c.name:<28} posterior {c.posterior:7.2%}  prior {c.prior:7.2%}{flag}")
+        hidden_flags = [c for c in self.causes[8:] if c.red_flag]
+        for c in hidden_flags:
+            lines.append(f"   -  {c.name:<28} posterior {c.posterior:7.2%}  prior {c.prior:7.2%}  RED FLAG")
+        if self.assumed:
+            lines.append(f"  assumed: {', '.join(f'{a}=True' for a in self.assumed)}")
+        lines.append(f"  {DISCLAIMER}")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        try:
+            rows = "".join(
+                f"<tr><td>{i}</td><td>{html.escape(c.label)}</td><td>{c.posterior:.1%}</td>"
+                f"<td>{c.prior:.1%}</td><td>{'&#9888;' if c.red_flag else ''}</td></tr>"
+                for i, c in enumerate(self.causes, 1)
+            )
+            return (
+                "<div><table><thead><tr><th>#</th><th>cause</th><th>posterior</th><th>prior</th>"
+                f"<th>red flag</th></tr></thead><tbody>{rows}</tbody></table>"
+                f"<p><small>{html.escape(DISCLAIMER)}</small></p></div>"
+            )
+        except Exception:  # a repr must never raise in a notebook
+            return f"<pre>{html.escape(repr(self))}</pre>"
