@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "default", deadline=None, max_examples=40, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile("ci", parent=settings.get_profile("default"), max_examples=40, derandomize=True)
+settings.load_profile("ci" if os.environ.get("CI") else "default")
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """``../shared`` beside the checkout (the articles and reference tables)."""
+    path = Path(os.environ.get("NUMBDX_SHARED", REPO.parent / "shared"))
+    if not (path / "seeds").is_dir():
+        pytest.fail(f"the shared folder with the source articles is missing at {path} (set NUMBDX_SHARED)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def model():
+    import numbdx
+
+    return numbdx.load_model()
