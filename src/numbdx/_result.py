@@ -181,4 +181,8 @@ class Differential:
                 f"<p><small>{html.escape(DISCLAIMER)}</small></p></div>"
             )
         except Exception:  # a repr must never raise in a notebook
-            return f"<pre>{html.escape(repr(self))}</pre>"
+            try:
+                text = repr(self)
+            except Exception:
+                text = object.__repr__(self)
+            return f"<pre>{html.escape(text)}</pre>"
