@@ -94,8 +94,9 @@ def test_none_means_unknown():
 
 def test_differential_surface():
     d = numbdx.infer({"age": 67, "sex": "male", "smoking": True, "pain_worse_walking": True})
-    posts = [c.posterior for c in d.causes]
-    assert posts == sorted(posts, reverse=True)
+    keys = [(c.explains, c.posterior) for c in d.causes]
+    assert keys == sorted(keys, reverse=True)
+    assert all(c.explains <= c.posterior + 1e-12 for c in d.causes)  # producing the numbness implies present
     assert [c.name for c in d.top(3)] == [c.name for c in d.causes[:3]]
     assert d.rank(d.causes[0].name) == 1
     assert d.model_identity["package_version"] == numbdx.__version__

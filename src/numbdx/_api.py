@@ -88,6 +88,7 @@ def infer(evidence: Mapping[str, Any] | None = None, *, model: Model | None = No
             name=c.name,
             label=c.label,
             group=c.group,
+            explains=float(answer.explains[i]),
             posterior=float(answer.posterior[i]),
             prior=float(answer.prior[i]),
             red_flag=c.red_flag,

@@ -11,7 +11,8 @@ For one term, summing out each cause given its parents leaves ``g_c = 1 - p_c + 
 factor over the cause's parents in the upper layer (context and risk factors). The upper layer is then
 summed out exactly by variable elimination (greedy min-fill order) instead of enumerating its 2**n
 states. ``P(cause_j present, evidence)`` uses the same elimination with ``g_j`` replaced by
-``p_j * w[t, j]``; all causes are done at once along a batch axis ``j`` (``j = 0``: no cause clamped).
+``p_j * w[t, j]``, and ``P(cause_j activating the leg numbness, evidence)`` with ``g_j`` replaced by the
+activated part of the multiplier; all of it is done at once along a batch axis of clamps.
 
 Precision: the signed sum cancels as positives grow. Each answer carries a bound on its relative
 rounding error (``eps * ops * sum|terms| / |sum|``); when the bound exceeds ``TARGET_ERROR`` the query
@@ -41,6 +42,7 @@ CHUNK_BYTES = 64 << 20
 @dataclass(frozen=True)
 class Answer:
     posterior: np.ndarray  # P(cause present | evidence), model cause order
+    explains: np.ndarray  # P(cause present and producing the leg numbness | evidence)
     prior: np.ndarray  # P(cause present | context and risk-factor evidence only)
     evidence_probability: float
     error_bound: float  # bound on the absolute error of any posterior
@@ -48,36 +50,70 @@ class Answer:
     dtype: str
 
 
-def _terms(model: Model, findings: Mapping[int, frozenset[int]], dtype: type) -> tuple[np.ndarray, np.ndarray]:
-    """The signed terms of the evidence: coefficients ``(T,)`` and per-cause multipliers ``(T, C)``."""
+def _moebius(allowed: frozenset[int], n_patterns: int) -> list[tuple[int, int]]:
+    """``P(pattern in A) = sum_B coef_B * P(pattern subset of B)``: the non-zero ``(B, coef_B)``."""
+    items = []
+    for subset in range(n_patterns):
+        c = sum((-1) ** (bin(a).count("1") - bin(subset).count("1")) for a in allowed if a & subset == subset)
+        if c:
+            items.append((subset, c))
+    return items
+
+
+def _expand(
+    model: Model, items: list[tuple[int, list[tuple[int, int]]]], dtype: type
+) -> tuple[np.ndarray, np.ndarray]:
+    """Outer product of per-finding term lists: coefficients (with leaks) and per-cause multipliers."""
     n_causes = len(model.causes)
     coef = np.ones(1, dtype=dtype)
     mult = np.ones((1, n_causes), dtype=dtype)
-    per_finding = []
-    for index, allowed in findings.items():
+    for index, terms in items:
         f = model.findings[index]
-        full = f.n_patterns - 1
-        items = []
-        for subset in range(f.n_patterns):
-            # Moebius inversion: P(pattern in A) = sum_B sum_{a in A, B subset of a} (-1)^{|a|-|B|} P(pattern subset of B)
-            c = sum((-1) ** (bin(a).count("1") - bin(subset).count("1")) for a in allowed if a & subset == subset)
-            if c:
-                items.append((subset, c))
-        if items == [(full, 1)]:
-            continue  # "anything": no information
-        per_finding.append((f, full, items))
-    n_terms = int(np.prod([len(items) for _, _, items in per_finding], dtype=np.float64))
+        c_new = np.array([c * f.leak_subset_mult[b] for b, c in terms], dtype=dtype)
+        m_new = np.stack([f.subset_mult[b] for b, _ in terms]).astype(dtype)
+        coef = (coef[:, None] * c_new[None, :]).reshape(-1)
+        mult = (mult[:, None, :] * m_new[None, :, :]).reshape(-1, n_causes)
+    return coef, mult
+
+
+def _terms(
+    model: Model, findings: Mapping[int, frozenset[int]], dtype: type
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The signed terms of the evidence: coefficients ``(T,)``, per-cause multipliers ``(T, C)``, and
+    the part of each multiplier in which the cause activates leg numbness ``(T, C)``.
+
+    The numbness block (side and gated features) is not a product over findings for one cause: a cause
+    produces features only when it activates, so its multiplier for "side subset of S and the features
+    in X absent" is ``(1 - s_c) + s_c * pi_c(S) * prod_{f in X} (1 - q_cf)``. The features' own leaks
+    apply because the side evidence implies leg numbness whenever a gated feature is given.
+    """
+    side = model.side_index
+    gated, other = [], []
+    for index, allowed in findings.items():
+        if index == side:
+            continue
+        f = model.findings[index]
+        terms = _moebius(allowed, f.n_patterns)
+        if terms != [(f.n_patterns - 1, 1)]:  # else "anything": no information
+            (gated if f.gated else other).append((index, terms))
+    side_terms = _moebius(findings.get(side, frozenset({0, 1, 2, 3})), 4)
+    n_terms = len(side_terms) * int(np.prod([len(t) for _, t in gated + other], dtype=np.float64))
     if n_terms > MAX_TERMS:
         raise InferenceLimitError(
             f"this evidence needs {n_terms} Quickscore terms (more than {MAX_TERMS}); "
             "give fewer positive findings in one query"
         )
-    for f, full, items in per_finding:
-        c_new = np.array([c * f.leak_subset_mult[b] for b, c in items], dtype=dtype)
-        m_new = np.stack([np.ones(n_causes) if b == full else f.subset_mult[b] for b, _ in items]).astype(dtype)
-        coef = (coef[:, None] * c_new[None, :]).reshape(-1)
-        mult = (mult[:, None, :] * m_new[None, :, :]).reshape(-1, n_causes)
-    return coef, mult
+    coef_g, absent_g = _expand(model, gated, dtype)
+    s = model.activation.astype(dtype)
+    pi = model.findings[side].subset_mult.astype(dtype)  # pi[S, c] = P(side subset of S | activated)
+    coef_n = np.concatenate([c * coef_g for _, c in side_terms])
+    active_n = np.concatenate([s * pi[subset] * absent_g for subset, _ in side_terms])
+    coef_o, mult_o = _expand(model, other, dtype)
+    n_causes = len(model.causes)
+    coef = (coef_n[:, None] * coef_o[None, :]).reshape(-1)
+    mult = ((1 - s + active_n)[:, None, :] * mult_o[None, :, :]).reshape(-1, n_causes)
+    active = (active_n[:, None, :] * mult_o[None, :, :]).reshape(-1, n_causes)
+    return coef, mult, active
 
 
 @lru_cache(maxsize=256)
@@ -108,10 +144,12 @@ _LETTERS = string.ascii_letters
 
 
 def _eliminate(
-    model: Model, observed: Mapping[int, int], mult: np.ndarray, dtype: type
+    model: Model, observed: Mapping[int, int], mult: np.ndarray, active: np.ndarray, dtype: type
 ) -> np.ndarray:
-    """``Z[t, j]``: the upper layer summed out for each term ``t`` and clamp ``j`` (see module doc)."""
+    """``Z[t, j]``: the upper layer summed out for each term ``t`` and clamp ``j`` (see module doc):
+    ``j = 0`` none, ``j = 1 + c`` cause ``c`` present, ``j = 1 + C + c`` cause ``c`` activating."""
     n_terms, n_causes = mult.shape
+    n_clamps = 1 + 2 * n_causes
     factors: list[tuple[tuple[int, ...], np.ndarray]] = []
 
     def restrict(scope: Sequence[int], table: np.ndarray) -> tuple[tuple[int, ...], np.ndarray]:
@@ -124,9 +162,10 @@ def _eliminate(
     for c, cause in enumerate(model.causes):
         scope, p = restrict(cause.parents, cause.p_present.astype(dtype, copy=False))
         w = mult[:, c].reshape((n_terms,) + (1,) * p.ndim)
-        table = np.empty((n_terms, n_causes + 1, *p.shape), dtype=dtype)
+        table = np.empty((n_terms, n_clamps, *p.shape), dtype=dtype)
         table[:] = (1 - p + p * w)[:, None]
-        table[:, c + 1] = p * w
+        table[:, 1 + c] = p * w
+        table[:, 1 + n_causes + c] = p * active[:, c].reshape(w.shape)
         factors.append((scope, table))
 
     hidden = frozenset(range(len(model.upper))) - frozenset(observed)
@@ -138,7 +177,7 @@ def _eliminate(
         spec = ",".join("..." + "".join(_LETTERS[u] for u in s) for s, _ in involved)
         spec += "->..." + "".join(_LETTERS[u] for u in out_scope)
         factors.append((out_scope, np.einsum(spec, *(t for _, t in involved))))
-    result = np.ones((n_terms, n_causes + 1), dtype=dtype)
+    result = np.ones((n_terms, n_clamps), dtype=dtype)
     for scope, table in factors:
         assert not scope
         result = result * table
@@ -147,15 +186,16 @@ def _eliminate(
 
 def _run(model: Model, evidence: Evidence, dtype: type) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """Signed and absolute sums over terms of ``Z[t, j]``, and the number of terms."""
-    coef, mult = _terms(model, evidence.findings, dtype)
-    n_causes = len(model.causes)
+    coef, mult, active = _terms(model, evidence.findings, dtype)
+    n_clamps = 1 + 2 * len(model.causes)
     widest = max((c.p_present.size for c in model.causes), default=1)
-    chunk = max(1, CHUNK_BYTES // (8 * (n_causes + 1) * widest * 4))
-    total = np.zeros(n_causes + 1, dtype=dtype)
-    absolute = np.zeros(n_causes + 1, dtype=dtype)
+    chunk = max(1, CHUNK_BYTES // (8 * n_clamps * widest * 4))
+    total = np.zeros(n_clamps, dtype=dtype)
+    absolute = np.zeros(n_clamps, dtype=dtype)
     for start in range(0, len(coef), chunk):
-        z = _eliminate(model, evidence.upper, mult[start : start + chunk], dtype)
-        c = coef[start : start + chunk]
+        part = slice(start, start + chunk)
+        z = _eliminate(model, evidence.upper, mult[part], active[part], dtype)
+        c = coef[part]
         total += c @ z
         absolute += np.abs(c) @ z
     return total, absolute, coef, len(coef)
@@ -172,9 +212,9 @@ def infer_exact(model: Model, evidence: Evidence) -> Answer:
             raise ImpossibleEvidenceError(
                 "the model gives this evidence probability zero (no combination of causes explains it)"
             )
-        posterior = total[1:] / p_e
-        # |error| of num_j/den <= (err_num + post * err_den) / den, with err <= eps * ops * sum|terms|
-        error = float(np.max(eps * ops * (absolute[1:] + posterior * absolute[0]) / p_e))
+        ratios = total[1:] / p_e
+        # |error| of num_j/den <= (err_num + ratio * err_den) / den, with err <= eps * ops * sum|terms|
+        error = float(np.max(eps * ops * (absolute[1:] + ratios * absolute[0]) / p_e))
         if error <= TARGET_ERROR:
             break
     if error > MAX_ERROR:
@@ -183,9 +223,12 @@ def infer_exact(model: Model, evidence: Evidence) -> Answer:
         )
     context_only = Evidence(values={}, assumed=(), upper=evidence.upper, findings={})
     prior_total, _, _, _ = _run(model, context_only, np.float64)
-    prior = prior_total[1:] / prior_total[0]
+    n_causes = len(model.causes)
+    prior = prior_total[1 : 1 + n_causes] / prior_total[0]
+    ratios = ratios.astype(np.float64)
     return Answer(
-        posterior=np.clip(posterior.astype(np.float64), 0.0, 1.0),
+        posterior=np.clip(ratios[:n_causes], 0.0, 1.0),
+        explains=np.clip(ratios[n_causes:], 0.0, 1.0),
         prior=np.clip(prior, 0.0, 1.0),
         evidence_probability=float(p_e),
         error_bound=error,

@@ -7,10 +7,14 @@ Three layers:
 * **causes**: binary, ``P(cause | parents) = logistic(logit(baseline) + sum(log OR))``, and zero when a
   required risk factor is absent;
 * **findings**: set-union noisy-OR units. Each present cause independently produces a *pattern* (for a
-  binary finding: on/off; for ``numbness_side``: none/left/right/both) and the finding is the union of
-  the patterns of the present causes and of its leak. A binary finding is the usual noisy-OR. The chief
-  complaint ``leg_numbness`` is ``numbness_side != none``; gated findings describe the numbness itself
-  and are off (or ``none``) when it is absent.
+  binary finding: on/off) and the finding is the union of the patterns of the present causes and of its
+  leak: a binary finding is the usual noisy-OR.
+* **the numbness itself**: each present cause independently *activates* leg numbness with probability
+  ``activation[c]`` (its ``[[side]]`` link). An activated cause numbs one leg or both
+  (the side finding's ``pattern_probs``) and produces each gated feature (location, sensation, onset, course,
+  timing) with its link probability, which is therefore read *given that this cause numbs the leg*.
+  ``leg_numbness`` is "some cause activated" (``numbness_side != none``); a gated feature is on when an
+  activated cause produced it or, with leg numbness present, through its own leak.
 
 Patterns are bit masks (bit 0 = the unit for a binary finding; bit 0 = left, bit 1 = right for the side),
 so the union of patterns is bitwise OR and ``P(pattern is a subset of B | causes)`` is a product over
@@ -77,7 +81,7 @@ class FindingNode:
     label: str
     group: str
     kind: str
-    gated: bool
+    gated: bool  # pattern_probs are then given the cause's activation (see the module docstring)
     states: tuple[str, ...]
     pattern_states: tuple[str, ...]
     pattern_probs: np.ndarray
@@ -188,14 +192,18 @@ class Model:
         nodes = []
         for f in kb.findings:
             if f.kind == "side":
+                if f.leak.value != 0:
+                    raise NumbdxError("numbness_side must have leak 0: other_cause is the chief complaint's leak")
                 pattern_states: tuple[str, ...] = ("none", "left", "right", "both")
-                probs = np.zeros((n_causes, 4))
-                probs[:, 0] = 1.0
+                probs = np.zeros((n_causes, 4))  # given activation: a leg is numb
+                activation = np.zeros(n_causes)
                 for side in kb.sides:
                     if side.cause in self.cause_index:
-                        c, p, u = self.cause_index[side.cause], side.p.value, side.unilateral.value
-                        probs[c] = [1 - p, p * u / 2, p * u / 2, p * (1 - u)]
-                leak = np.array([1 - f.leak.value, 0.0, 0.0, f.leak.value])
+                        c, u = self.cause_index[side.cause], side.unilateral.value
+                        activation[c] = side.p.value
+                        probs[c] = [0.0, u / 2, u / 2, 1 - u]
+                self.activation = activation
+                leak = np.array([1.0, 0.0, 0.0, 0.0])
             else:
                 if keep is not None and f.name not in links:
                     continue  # a sub-model keeps only the findings its causes produce
@@ -206,6 +214,8 @@ class Model:
                     probs[c] = [1 - q, q]
                 leak = np.array([1 - f.leak.value, f.leak.value])
             parents = tuple(int(c) for c in np.flatnonzero(probs[:, 0] < 1))
+            if f.kind == "side":
+                parents = tuple(int(c) for c in np.flatnonzero(activation > 0))
             nodes.append(
                 FindingNode(
                     name=f.name,
@@ -224,6 +234,7 @@ class Model:
             )
         self.findings: tuple[FindingNode, ...] = tuple(nodes)
         self.finding_index = {f.name: i for i, f in enumerate(self.findings)}
+        self.side_index = self.finding_index[SIDE]
 
     # --- public surface ---------------------------------------------------------------------
     @property

@@ -5,11 +5,13 @@ parent varying fastest (``itertools.product`` order); state names are always pas
 state is never read as an integer index; binary variables use the strings ``"True"``/``"False"`` in that
 order, as pgmpy's ``NoisyORCPD`` does.
 
-Layout of a finding with more than ``max_table_parents`` causes (else one table over its causes):
-``<f>__leak`` (the leak's pattern), ``<f>__via__<cause>`` (the pattern that cause produces, empty when
-absent), and a chain ``<f>__or<i>`` of deterministic unions ending in the finding's unit. A gated
-finding's unit is ``<f>__unit`` and the finding itself is ``unit AND leg_numbness`` (a categorical one
-is ``none`` without leg numbness); ``leg_numbness`` is ``numbness_side != none``.
+Layout. ``leg_numbness__by__<cause>``: whether that cause activates leg numbness. A finding with more
+than ``max_table_parents`` parents (else one table over them) becomes ``<f>__leak`` (the leak's
+pattern), ``<f>__via__<cause>`` (the pattern that cause produces, empty when absent), and a chain
+``<f>__or<i>`` of deterministic unions ending in the finding (or its unit). The parents are the causes
+for an ordinary finding, and the activations for ``numbness_side`` and for the unit ``<f>__unit`` of a
+gated finding; the gated finding itself is ``unit OR (<f>__leak AND leg_numbness)`` (a categorical one
+is ``none`` without leg numbness). ``leg_numbness`` is ``numbness_side != none``.
 """
 
 from __future__ import annotations
@@ -94,9 +96,19 @@ def to_pgmpy(model: Model, *, max_table_parents: int = 6) -> DiscreteBayesianNet
 
         b.add(cause.name, BINARY, [model.upper[p].name for p in cause.parents], present)
 
+    activations = {}
+    for c in model.findings[model.side_index].parents:
+        name = f"{CHIEF_COMPLAINT}__by__{model.causes[c].name}"
+        s_c = float(model.activation[c])
+        b.add(name, BINARY, [model.causes[c].name], lambda idx, s_c=s_c: [s_c, 1 - s_c] if idx[0] == 0 else [0.0, 1.0])
+        activations[c] = name
     for f in model.findings:
-        _add_finding(b, model, f, max_table_parents)
-    side = model.findings[model.finding_index[SIDE]]
+        parents = [activations[c] if f.gated or f.kind == "side" else model.causes[c].name for c in f.parents]
+        if f.gated:
+            _add_union(b, f, f"{f.name}__unit", parents, with_leak=False, max_table_parents=max_table_parents)
+        else:
+            _add_union(b, f, f.name, parents, with_leak=f.kind != "side", max_table_parents=max_table_parents)
+    side = model.findings[model.side_index]
     none_state = side.pattern_states[0]
     b.add(CHIEF_COMPLAINT, BINARY, [SIDE], lambda idx: [0.0, 1.0] if b.states[SIDE][idx[0]] == none_state else [1.0, 0.0])
     for f in model.findings:
@@ -118,53 +130,64 @@ def _union(dist_a: np.ndarray, dist_b: np.ndarray) -> np.ndarray:
     return out
 
 
-def _add_finding(b: _Builder, model: Model, f: FindingNode, max_table_parents: int) -> None:
+def _add_union(
+    b: _Builder, f: FindingNode, name: str, parents: list[str], *, with_leak: bool, max_table_parents: int
+) -> None:
+    """``name`` = union of the patterns its parents produce when "True" (and of the leak's)."""
     order = _pattern_order(f)
     states = [f.pattern_states[p] for p in order]
-    unit = f"{f.name}__unit" if f.gated else f.name
-    causes = [model.causes[c].name for c in f.parents]
     empty = np.eye(f.n_patterns)[0]
+    leak = f.leak_probs if with_leak else empty
+    produced = [f.pattern_probs[c] for c in f.parents]
 
-    if len(causes) <= max_table_parents:
+    if len(parents) <= max_table_parents:
 
         def table(idx: tuple[int, ...]) -> np.ndarray:
-            dist = f.leak_probs
-            for c, k in zip(f.parents, idx):
+            dist = leak
+            for probs, k in zip(produced, idx):
                 if k == 0:  # "True"
-                    dist = _union(dist, f.pattern_probs[c])
+                    dist = _union(dist, probs)
             return dist[order]
 
-        b.add(unit, states, causes, table)
+        b.add(name, states, parents, table)
         return
 
     def deterministic(idx: tuple[int, ...]) -> np.ndarray:
         return np.eye(f.n_patterns)[order[idx[0]] | order[idx[1]]][order]
 
-    b.add(f"{f.name}__leak", states, [], lambda idx: f.leak_probs[order])
-    previous = f"{f.name}__leak"
-    for n, (c, cause) in enumerate(zip(f.parents, causes)):
+    previous = f"{name}__leak"
+    b.add(previous, states, [], lambda idx: leak[order])
+    for n, (parent, probs) in enumerate(zip(parents, produced)):
+        cause = parent.rsplit("__by__", 1)[-1]
         via = f"{f.name}__via__{cause}"
-        b.add(via, states, [cause], lambda idx, c=c: (f.pattern_probs[c] if idx[0] == 0 else empty)[order])
-        target = unit if n == len(causes) - 1 else f"{f.name}__or{n + 1}"
+        b.add(via, states, [parent], lambda idx, probs=probs: (probs if idx[0] == 0 else empty)[order])
+        target = name if n == len(parents) - 1 else f"{f.name}__or{n + 1}"
         b.add(target, states, [previous, via], deterministic)
         previous = target
 
 
 def _add_gate(b: _Builder, f: FindingNode) -> None:
+    """``f = unit OR (leak AND leg_numbness)``; a categorical one is ``none`` without leg numbness."""
     unit = f"{f.name}__unit"
-    unit_states = b.states[unit]
+    leak = f"{f.name}__leak"
+    unit_states = b.states[unit]  # unit-on state first
+    b.add(leak, unit_states, [], lambda idx: f.leak_probs[_pattern_order(f)])
+    on = 0
     if f.kind == "binary":
-        b.add(f.name, BINARY, [unit, CHIEF_COMPLAINT],
-              lambda idx: [1.0, 0.0] if idx == (0, 0) else [0.0, 1.0])
-    else:
-        states = (*unit_states, "none")
+        b.add(f.name, BINARY, [unit, leak, CHIEF_COMPLAINT],
+              lambda idx: [1.0, 0.0] if idx[0] == on or (idx[1] == on and idx[2] == 0) else [0.0, 1.0])
+        return
+    states = (*unit_states, "none")
 
-        def gate(idx: tuple[int, ...]) -> np.ndarray:
-            out = np.zeros(len(states))
-            out[idx[0] if idx[1] == 0 else len(states) - 1] = 1.0
-            return out
+    def gate(idx: tuple[int, ...]) -> np.ndarray:
+        out = np.zeros(len(states))
+        if idx[2] != 0:  # no leg numbness
+            out[-1] = 1.0
+        else:
+            out[on if idx[0] == on or idx[1] == on else 1] = 1.0
+        return out
 
-        b.add(f.name, states, [unit, CHIEF_COMPLAINT], gate)
+    b.add(f.name, states, [unit, leak, CHIEF_COMPLAINT], gate)
 
 
 def pgmpy_evidence(model: Model, evidence: Mapping[str, Any]) -> dict[str, str]:

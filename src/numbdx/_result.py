@@ -22,11 +22,22 @@ DISCLAIMER = (
 
 @dataclass(frozen=True)
 class CauseResult:
-    """One cause of the differential."""
+    """One cause of the differential.
+
+    Attributes
+    ----------
+    explains : float
+        P(the cause is present *and produces the leg numbness* | evidence): what the ranking uses.
+    posterior : float
+        P(the cause is present | evidence), whether or not it is behind the numbness.
+    prior : float
+        P(the cause is present | the context and risk factors in the evidence only).
+    """
 
     name: str
     label: str
     group: str
+    explains: float
     posterior: float
     prior: float
     red_flag: bool
@@ -42,15 +53,17 @@ class CauseResult:
 
 
 class Differential:
-    """Posterior probability of every cause given the evidence, ranked.
+    """Every cause given the evidence, ranked by the probability that it produces the leg numbness.
 
-    Several causes can be present at once, so the posteriors do not sum to one. ``prior`` is each
-    cause's probability given only the context and risk factors in the evidence.
+    Several causes can be present, and produce the numbness, at once, so neither ``explains`` nor
+    ``posterior`` sums to one. A common condition that is present but does not explain the numbness
+    (varicose veins in someone with a herniated disc) keeps a high ``posterior`` but ranks low. When
+    the evidence says there is no leg numbness, ``explains`` is zero and the ranking uses ``posterior``.
 
     Attributes
     ----------
     causes : tuple of CauseResult
-        Every cause, highest posterior first (ties broken by name).
+        Every cause, highest ``explains`` first, then highest ``posterior``, then by name.
     evidence : dict
         The normalised evidence the answer is conditioned on, including assumptions.
     assumed : tuple of str
@@ -73,7 +86,7 @@ class Differential:
         method: str = "exact",
         error_bound: float = 0.0,
     ) -> None:
-        self.causes = tuple(sorted(causes, key=lambda c: (-c.posterior, c.name)))
+        self.causes = tuple(sorted(causes, key=lambda c: (-c.explains, -c.posterior, c.name)))
         self.evidence = dict(evidence)
         self.assumed = tuple(assumed)
         self.model_identity = dict(model_identity)
@@ -100,7 +113,7 @@ class Differential:
         return list(self.causes[:n])
 
     def rank(self, name: str) -> int:
-        """1-based rank of cause ``name`` (1 = highest posterior)."""
+        """1-based rank of cause ``name`` (1 = most likely to produce the numbness)."""
         return self.causes.index(self[name]) + 1
 
     def posteriors(self) -> dict[str, float]:
@@ -113,7 +126,7 @@ class Differential:
         return [c for c in self.causes if c.red_flag]
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per cause: rank, name, label, group, posterior, prior, likelihood ratio, red flag."""
+        """One row per cause: rank, label, group, explains, posterior, prior, likelihood ratio, red flag."""
         import pandas as pd
 
         rows = [{"rank": i + 1, **asdict(c), "likelihood_ratio": c.likelihood_ratio} for i, c in enumerate(self.causes)]
@@ -159,10 +172,10 @@ class Differential:
         lines = [f"<numbdx.Differential: {len(self.causes)} causes, method={self.method}>"]
         for i, c in enumerate(self.causes[:8], 1):
             flag = "  RED FLAG" if c.red_flag else ""
-            lines.append(f"  {i:>2}. {c.name:<28} posterior {c.posterior:7.2%}  prior {c.prior:7.2%}{flag}")
+            lines.append(f"  {i:>2}. {c.name:<28} explains {c.explains:7.2%}  present {c.posterior:7.2%}  prior {c.prior:7.2%}{flag}")
         hidden_flags = [c for c in self.causes[8:] if c.red_flag]
         for c in hidden_flags:
-            lines.append(f"   -  {c.name:<28} posterior {c.posterior:7.2%}  prior {c.prior:7.2%}  RED FLAG")
+            lines.append(f"   -  {c.name:<28} explains {c.explains:7.2%}  present {c.posterior:7.2%}  prior {c.prior:7.2%}  RED FLAG")
         if self.assumed:
             lines.append(f"  assumed: {', '.join(f'{a}=True' for a in self.assumed)}")
         lines.append(f"  {DISCLAIMER}")
@@ -171,12 +184,12 @@ class Differential:
     def _repr_html_(self) -> str:
         try:
             rows = "".join(
-                f"<tr><td>{i}</td><td>{html.escape(c.label)}</td><td>{c.posterior:.1%}</td>"
+                f"<tr><td>{i}</td><td>{html.escape(c.label)}</td><td>{c.explains:.1%}</td><td>{c.posterior:.1%}</td>"
                 f"<td>{c.prior:.1%}</td><td>{'&#9888;' if c.red_flag else ''}</td></tr>"
                 for i, c in enumerate(self.causes, 1)
             )
             return (
-                "<div><table><thead><tr><th>#</th><th>cause</th><th>posterior</th><th>prior</th>"
+                "<div><table><thead><tr><th>#</th><th>cause</th><th>explains numbness</th><th>present</th><th>prior</th>"
                 f"<th>red flag</th></tr></thead><tbody>{rows}</tbody></table>"
                 f"<p><small>{html.escape(DISCLAIMER)}</small></p></div>"
             )
