@@ -75,7 +75,7 @@ def brute_force(model: Model, evidence: Evidence) -> tuple[np.ndarray, np.ndarra
             continue
         p_upper = 1.0
         for i, var in enumerate(model.upper):
-            p_upper *= var.table[tuple(upper_state[p] for p in var.parents) + (upper_state[i],)]
+            p_upper *= var.table[(*tuple(upper_state[p] for p in var.parents), upper_state[i])]
         if p_upper == 0:
             continue
         p_cause = np.array([c.p_present[tuple(upper_state[p] for p in c.parents)] for c in model.causes])

@@ -126,7 +126,7 @@ def test_to_dict_is_json_and_round_trips():
 def test_html_repr_escapes_and_never_raises():
     d = numbdx.infer({})
     html = d._repr_html_()
-    assert "<table>" in html and "Lumbosacral" in html or "lumbosacral" in html.lower()
+    assert ("<table>" in html and "Lumbosacral" in html) or "lumbosacral" in html.lower()
     object.__setattr__(d.causes[0], "label", "<script>alert(1)</script>")
     assert "<script>" not in d._repr_html_()
     d.causes = None  # broken object: falls back, does not raise
@@ -149,7 +149,9 @@ def test_infer_does_not_mutate_the_shared_model(model):
 def test_safe_from_many_threads():
     cases = [
         {"age": a, "sex": s, "numb_toes": t, "back_pain": not t}
-        for a in (25, 45, 70) for s in ("female", "male") for t in (True, False)
+        for a in (25, 45, 70)
+        for s in ("female", "male")
+        for t in (True, False)
     ]
     expected = [numbdx.infer(ev).posteriors() for ev in cases]
     with ThreadPoolExecutor(max_workers=8) as pool:
@@ -173,5 +175,7 @@ def test_vocabulary_lists_every_accepted_name(model):
     assert set(vocab["name"]) == set(model.evidence_names())
     assert vocab["description"].str.len().min() > 2
     for row in vocab.itertuples():
-        value = {"age": 40, "sex": "female"}.get(row.name, True if row.states == "True, False" else row.states.split(", ")[0])
+        value = {"age": 40, "sex": "female"}.get(
+            row.name, True if row.states == "True, False" else row.states.split(", ")[0]
+        )
         numbdx.infer({row.name: value})  # every documented name and state is accepted

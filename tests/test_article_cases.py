@@ -93,7 +93,10 @@ CASES = [
         {"severe_pain": True, "swelling": True, "redness": True},
         ("thrombosis",),
         id="legs-thrombophlebitis",
-        marks=pytest.mark.xfail(strict=True, reason="red, swollen, painful leg: a gout flare (point prevalence above active thrombophlebitis) explains it as well; thrombosis ranked 15th (explains 0.044) when measured. It is a red flag, which the triage layer must raise whatever its rank."),
+        marks=pytest.mark.xfail(
+            strict=True,
+            reason="red, swollen, painful leg: a gout flare (point prevalence above active thrombophlebitis) explains it as well; thrombosis ranked 15th (explains 0.044) when measured. It is a red flag, which the triage layer must raise whatever its rank.",
+        ),
     ),
     # legs, "Heel spur" (endarteritis paragraph): "Constant numbness of the limbs, swelling and pain may
     # be signs of endarteritis. ... the person feels constant pain and heaviness in the legs. Symptoms
@@ -107,7 +110,10 @@ CASES = [
         },
         ("endarteritis",),
         id="legs-endarteritis",
-        marks=pytest.mark.xfail(strict=True, reason="endarteritis is about 13 per 100,000 (BMJ Best Practice) and shares every finding the article gives with atherosclerosis and varicose veins; ranked 16th (explains 0.015) when measured."),
+        marks=pytest.mark.xfail(
+            strict=True,
+            reason="endarteritis is about 13 per 100,000 (BMJ Best Practice) and shares every finding the article gives with atherosclerosis and varicose veins; ranked 16th (explains 0.015) when measured.",
+        ),
     ),
     # heels, "Raynaud's disease": "patients develop a feeling of freezing. Often damaged limbs turn
     # blue, especially in stressful situations. It is necessary to take into account possible numbness
@@ -182,7 +188,10 @@ CASES = [
         {"impaired_coordination": True, "tingling": True, "numb_toes": True},
         ("multiple_sclerosis",),
         id="legs-multiple-sclerosis-coordination",
-        marks=pytest.mark.xfail(strict=True, reason="multiple sclerosis (0.24% prior) ranked 4th when measured, explains 0.192 against 0.204 for diabetic neuropathy in 3rd: numb toes and tingling are as typical of the common causes."),
+        marks=pytest.mark.xfail(
+            strict=True,
+            reason="multiple sclerosis (0.24% prior) ranked 4th when measured, explains 0.192 against 0.204 for diabetic neuropathy in 3rd: numb toes and tingling are as typical of the common causes.",
+        ),
     ),
     # legs, "The main reasons for the development of numbness in the legs": "Tunnel syndrome. In this
     # case, numbness and burning in the leg occurs in people who are primarily engaged in monotonous
@@ -191,7 +200,10 @@ CASES = [
         {"monotonous_work": True, "burning": True},
         ("tunnel_syndrome",),
         id="legs-tunnel-syndrome",
-        marks=pytest.mark.xfail(strict=True, reason="tunnel syndrome is rare (NORD: no known prevalence) and burning numbness is also the classic sign of diabetic neuropathy; ranked 13th (explains 0.028) when measured."),
+        marks=pytest.mark.xfail(
+            strict=True,
+            reason="tunnel syndrome is rare (NORD: no known prevalence) and burning numbness is also the classic sign of diabetic neuropathy; ranked 13th (explains 0.028) when measured.",
+        ),
     ),
     # legs, "Arthrosis and arthritis": "the limbs lose sensitivity, and constant fighting sensations are
     # observed, which only intensify with movement. Similar symptoms include numbness in both legs."
@@ -230,9 +242,7 @@ def test_article_case_ranks_in_top_three(evidence, expected):
     d = numbdx.infer(evidence)
     ranks = {cause: d.rank(cause) for cause in expected}
     top = [c.name for c in d.top(TOP)]
-    assert min(ranks.values()) <= TOP, (
-        f"expected one of {expected} in the top {TOP}; ranks {ranks}; top {TOP}: {top}"
-    )
+    assert min(ranks.values()) <= TOP, f"expected one of {expected} in the top {TOP}; ranks {ranks}; top {TOP}: {top}"
 
 
 def test_article_cases_use_the_vocabulary(model):

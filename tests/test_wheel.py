@@ -28,13 +28,17 @@ def test_built_wheel_installs_and_loads_in_a_fresh_venv(tmp_path, model):
     env = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(env)], check=True)
     python = env / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
-    subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", str(wheel)], check=True)
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", str(wheel)], check=True
+    )
     code = (
         "import json, numbdx; m = numbdx.load_model(); d = numbdx.infer({'numb_heel': True, 'sex': 'female'});"
         "print(json.dumps({'digest': m.knowledge.digest, 'dir': str(m.knowledge.directory),"
         " 'posteriors': d.posteriors(), 'file': numbdx.__file__}))"
     )
-    out = json.loads(subprocess.run([str(python), "-c", code], cwd=tmp_path, check=True, capture_output=True, text=True).stdout)
+    out = json.loads(
+        subprocess.run([str(python), "-c", code], cwd=tmp_path, check=True, capture_output=True, text=True).stdout
+    )
     assert out["file"].startswith(str(env)), out["file"]  # the installed wheel, not the source tree
     assert out["dir"].startswith(str(env)) and out["dir"].endswith("numbdx/priors")
     assert out["digest"] == model.knowledge.digest

@@ -36,6 +36,7 @@ from ._model import Model
 TARGET_ERROR = 1e-10
 MAX_ERROR = 1e-6
 MAX_TERMS = 1 << 16
+ORDERED_MAX_PARENTS = 6  # positive findings with at most this many causes are expanded without cancellation
 CHUNK_BYTES = 64 << 20
 
 
@@ -60,60 +61,102 @@ def _moebius(allowed: frozenset[int], n_patterns: int) -> list[tuple[int, int]]:
     return items
 
 
-def _expand(
-    model: Model, items: list[tuple[int, list[tuple[int, int]]]], dtype: type
-) -> tuple[np.ndarray, np.ndarray]:
-    """Outer product of per-finding term lists: coefficients (with leaks) and per-cause multipliers."""
+@dataclass(frozen=True)
+class _Terms:
+    """The evidence as a signed sum of terms, each a product over causes.
+
+    Per term ``t`` and cause ``c``: ``absent`` is the multiplier when ``c`` is absent; ``present`` when
+    it is present; ``active`` the part of ``present`` in which ``c`` activates the leg numbness.
+    """
+
+    coef: np.ndarray
+    absent: np.ndarray
+    present: np.ndarray
+    active: np.ndarray
+
+
+def _item_terms(model: Model, index: int, allowed: frozenset[int], dtype: type) -> list[tuple[float, ...]]:
+    """Terms ``(coef, absent, present, not_activated)`` of the evidence on one finding.
+
+    A positive finding with few parents uses the expansion without cancellation, "fires first through
+    cause j": ``P(on | C) = leak + (1 - leak) * sum_j q_j C_j prod_{i<j} (1 - q_i C_i)``, whose terms
+    are all non-negative; otherwise Moebius inversion (Quickscore's ``1 - P(off)`` for a positive).
+    ``present`` is read given activation for a gated finding; ``not_activated`` is the multiplier when
+    the cause is present but does not activate the numbness (1 except where a term needs activation).
+    """
+    f = model.findings[index]
     n_causes = len(model.causes)
-    coef = np.ones(1, dtype=dtype)
-    mult = np.ones((1, n_causes), dtype=dtype)
-    for index, terms in items:
-        f = model.findings[index]
-        c_new = np.array([c * f.leak_subset_mult[b] for b, c in terms], dtype=dtype)
-        m_new = np.stack([f.subset_mult[b] for b, _ in terms]).astype(dtype)
-        coef = (coef[:, None] * c_new[None, :]).reshape(-1)
-        mult = (mult[:, None, :] * m_new[None, :, :]).reshape(-1, n_causes)
-    return coef, mult
+    ones = np.ones(n_causes, dtype=dtype)
+    if allowed == frozenset({1}) and f.n_patterns == 2 and len(f.parents) <= ORDERED_MAX_PARENTS:
+        leak = f.leak_probs[1]
+        terms = [(leak, ones, ones, ones)]
+        earlier = ones.copy()
+        for c in f.parents:
+            q = f.pattern_probs[c, 1]
+            present, needed = earlier.copy(), ones.copy()
+            present[c], needed[c] = q, 0.0
+            terms.append((1 - leak, needed, present, needed))
+            earlier[c] = 1 - q
+        return terms
+    return [
+        (c * f.leak_subset_mult[b], ones, f.subset_mult[b].astype(dtype), ones)
+        for b, c in _moebius(allowed, f.n_patterns)
+    ]
 
 
-def _terms(
-    model: Model, findings: Mapping[int, frozenset[int]], dtype: type
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The signed terms of the evidence: coefficients ``(T,)``, per-cause multipliers ``(T, C)``, and
-    the part of each multiplier in which the cause activates leg numbness ``(T, C)``.
+def _expand(items: list[list[tuple[float, ...]]], n_causes: int, dtype: type) -> list[np.ndarray]:
+    """Outer product of per-finding term lists: ``[coef (T,), vector (T, C), ...]``."""
+    out = [np.ones(1, dtype=dtype)] + [np.ones((1, n_causes), dtype=dtype) for _ in range(3)]
+    for terms in items:
+        new = [np.array([t[k] for t in terms], dtype=dtype) for k in range(4)]
+        out = [(out[0][:, None] * new[0][None, :]).reshape(-1)] + [
+            (a[:, None, :] * b[None, :, :]).reshape(-1, n_causes) for a, b in zip(out[1:], new[1:])
+        ]
+    return out
+
+
+def _terms(model: Model, findings: Mapping[int, frozenset[int]], dtype: type) -> _Terms:
+    """The evidence as terms (see :class:`_Terms`).
 
     The numbness block (side and gated features) is not a product over findings for one cause: a cause
-    produces features only when it activates, so its multiplier for "side subset of S and the features
-    in X absent" is ``(1 - s_c) + s_c * pi_c(S) * prod_{f in X} (1 - q_cf)``. The features' own leaks
-    apply because the side evidence implies leg numbness whenever a gated feature is given.
+    produces features only when it activates, so, present, its multiplier for "side within S and
+    features as given" is ``(1 - s_c) * not_activated + s_c * pi_c(S) * prod (feature multipliers)``.
+    The features' own leaks apply because the side evidence implies leg numbness whenever a gated
+    feature is given.
     """
     side = model.side_index
     gated, other = [], []
     for index, allowed in findings.items():
-        if index == side:
-            continue
         f = model.findings[index]
-        terms = _moebius(allowed, f.n_patterns)
-        if terms != [(f.n_patterns - 1, 1)]:  # else "anything": no information
-            (gated if f.gated else other).append((index, terms))
+        if index == side or allowed == frozenset(range(f.n_patterns)):
+            continue  # the side is handled below; "any state" carries no information
+        (gated if f.gated else other).append(_item_terms(model, index, allowed, dtype))
     side_terms = _moebius(findings.get(side, frozenset({0, 1, 2, 3})), 4)
-    n_terms = len(side_terms) * int(np.prod([len(t) for _, t in gated + other], dtype=np.float64))
+    n_terms = len(side_terms) * int(np.prod([len(t) for t in gated + other], dtype=np.float64))
     if n_terms > MAX_TERMS:
         raise InferenceLimitError(
-            f"this evidence needs {n_terms} Quickscore terms (more than {MAX_TERMS}); "
+            f"this evidence needs {n_terms} exact-inference terms (more than {MAX_TERMS}); "
             "give fewer positive findings in one query"
         )
-    coef_g, absent_g = _expand(model, gated, dtype)
-    s = model.activation.astype(dtype)
-    pi = model.findings[side].subset_mult.astype(dtype)  # pi[S, c] = P(side subset of S | activated)
-    coef_n = np.concatenate([c * coef_g for _, c in side_terms])
-    active_n = np.concatenate([s * pi[subset] * absent_g for subset, _ in side_terms])
-    coef_o, mult_o = _expand(model, other, dtype)
     n_causes = len(model.causes)
-    coef = (coef_n[:, None] * coef_o[None, :]).reshape(-1)
-    mult = ((1 - s + active_n)[:, None, :] * mult_o[None, :, :]).reshape(-1, n_causes)
-    active = (active_n[:, None, :] * mult_o[None, :, :]).reshape(-1, n_causes)
-    return coef, mult, active
+    coef_g, absent_g, produced_g, not_activated_g = _expand(gated, n_causes, dtype)
+    coef_o, absent_o, present_o, _ = _expand(other, n_causes, dtype)
+    s = model.activation.astype(dtype)
+    pi = model.findings[side].subset_mult.astype(dtype)  # pi[S, c] = P(side within S | activated)
+    coef_n = np.concatenate([c * coef_g for _, c in side_terms])
+    absent_n = np.concatenate([absent_g for _ in side_terms])
+    active_n = np.concatenate([s * pi[subset] * produced_g for subset, _ in side_terms])
+    present_n = np.concatenate([(1 - s) * not_activated_g for _ in side_terms]) + active_n
+
+    def combine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return (a[:, None, :] * b[None, :, :]).reshape(-1, n_causes)
+
+    return _Terms(
+        coef=(coef_n[:, None] * coef_o[None, :]).reshape(-1),
+        absent=combine(absent_n, absent_o),
+        present=combine(present_n, present_o),
+        active=combine(active_n, present_o),
+    )
 
 
 @lru_cache(maxsize=256)
@@ -126,6 +169,7 @@ def _elimination_order(scopes: tuple[frozenset[int], ...], variables: frozenset[
     order = []
     remaining = set(variables)
     while remaining:
+
         def cost(v: int) -> tuple[int, int, int]:
             nb = neighbours[v] & remaining
             fill = sum(1 for a in nb for b in nb if a < b and b not in neighbours[a])
@@ -143,12 +187,10 @@ def _elimination_order(scopes: tuple[frozenset[int], ...], variables: frozenset[
 _LETTERS = string.ascii_letters
 
 
-def _eliminate(
-    model: Model, observed: Mapping[int, int], mult: np.ndarray, active: np.ndarray, dtype: type
-) -> np.ndarray:
+def _eliminate(model: Model, observed: Mapping[int, int], terms: _Terms, dtype: type) -> np.ndarray:
     """``Z[t, j]``: the upper layer summed out for each term ``t`` and clamp ``j`` (see module doc):
     ``j = 0`` none, ``j = 1 + c`` cause ``c`` present, ``j = 1 + C + c`` cause ``c`` activating."""
-    n_terms, n_causes = mult.shape
+    n_terms, n_causes = terms.present.shape
     n_clamps = 1 + 2 * n_causes
     factors: list[tuple[tuple[int, ...], np.ndarray]] = []
 
@@ -161,11 +203,12 @@ def _eliminate(
         factors.append((scope, table[None, None]))
     for c, cause in enumerate(model.causes):
         scope, p = restrict(cause.parents, cause.p_present.astype(dtype, copy=False))
-        w = mult[:, c].reshape((n_terms,) + (1,) * p.ndim)
+        shape = (n_terms,) + (1,) * p.ndim
+        present = p * terms.present[:, c].reshape(shape)
         table = np.empty((n_terms, n_clamps, *p.shape), dtype=dtype)
-        table[:] = (1 - p + p * w)[:, None]
-        table[:, 1 + c] = p * w
-        table[:, 1 + n_causes + c] = p * active[:, c].reshape(w.shape)
+        table[:] = ((1 - p) * terms.absent[:, c].reshape(shape) + present)[:, None]
+        table[:, 1 + c] = present
+        table[:, 1 + n_causes + c] = p * terms.active[:, c].reshape(shape)
         factors.append((scope, table))
 
     hidden = frozenset(range(len(model.upper))) - frozenset(observed)
@@ -186,7 +229,8 @@ def _eliminate(
 
 def _run(model: Model, evidence: Evidence, dtype: type) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """Signed and absolute sums over terms of ``Z[t, j]``, and the number of terms."""
-    coef, mult, active = _terms(model, evidence.findings, dtype)
+    terms = _terms(model, evidence.findings, dtype)
+    coef = terms.coef
     n_clamps = 1 + 2 * len(model.causes)
     widest = max((c.p_present.size for c in model.causes), default=1)
     chunk = max(1, CHUNK_BYTES // (8 * n_clamps * widest * 4))
@@ -194,7 +238,8 @@ def _run(model: Model, evidence: Evidence, dtype: type) -> tuple[np.ndarray, np.
     absolute = np.zeros(n_clamps, dtype=dtype)
     for start in range(0, len(coef), chunk):
         part = slice(start, start + chunk)
-        z = _eliminate(model, evidence.upper, mult[part], active[part], dtype)
+        chunk_terms = _Terms(coef[part], terms.absent[part], terms.present[part], terms.active[part])
+        z = _eliminate(model, evidence.upper, chunk_terms, dtype)
         c = coef[part]
         total += c @ z
         absolute += np.abs(c) @ z

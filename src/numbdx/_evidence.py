@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from ._exceptions import ImpossibleEvidenceError, InvalidEvidenceValueError, UnknownEvidenceError
-from ._model import CHIEF_COMPLAINT, SIDE, Model
+from ._model import CHIEF_COMPLAINT, Model
 
 MAX_AGE = 130.0
 # Patterns of the side finding: bit 0 = left, bit 1 = right.
@@ -52,9 +52,7 @@ def _is_nan(value: Any) -> bool:
 def _bool(name: str, value: Any) -> bool:
     if isinstance(value, bool | np.bool_):
         return bool(value)
-    raise InvalidEvidenceValueError(
-        f"evidence {name!r} expects True or False, got {value!r} ({type(value).__name__})"
-    )
+    raise InvalidEvidenceValueError(f"evidence {name!r} expects True or False, got {value!r} ({type(value).__name__})")
 
 
 def _state(name: str, value: Any, states: tuple[str, ...]) -> str:
@@ -67,7 +65,9 @@ def _state(name: str, value: Any, states: tuple[str, ...]) -> str:
 
 def _age_band(model: Model, value: Any) -> tuple[float, int]:
     if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
-        raise InvalidEvidenceValueError(f"evidence 'age' expects a number of years, got {value!r} ({type(value).__name__})")
+        raise InvalidEvidenceValueError(
+            f"evidence 'age' expects a number of years, got {value!r} ({type(value).__name__})"
+        )
     years = float(value)
     if not math.isfinite(years) or not 0 <= years <= MAX_AGE:
         raise InvalidEvidenceValueError(f"evidence 'age' must be between 0 and {MAX_AGE:g} years, got {value!r}")
@@ -143,9 +143,7 @@ def normalise(model: Model, evidence: Mapping[str, Any]) -> Evidence:
         if f.gated and not chief:
             if f.kind == "binary" and value is False:
                 continue  # implied by the absence of leg numbness
-            raise ImpossibleEvidenceError(
-                f"{f.name}={value!r} describes the leg numbness, but {CHIEF_COMPLAINT}=False"
-            )
+            raise ImpossibleEvidenceError(f"{f.name}={value!r} describes the leg numbness, but {CHIEF_COMPLAINT}=False")
         findings[i] = frozenset({pattern})
     ordered = {name: normal[name] for name in model.evidence_names() if name in normal}
     return Evidence(values=ordered, assumed=assumed, upper=upper, findings=findings)
@@ -158,7 +156,9 @@ def _check_risk_factors_possible(model: Model, upper: Mapping[int, int]) -> None
         table = var.table[..., state]
         index = tuple(upper.get(p, slice(None)) for p in var.parents)
         if not np.any(table[index] > 0):
-            context = ", ".join(f"{model.upper[p].name}={model.upper[p].states[upper[p]]!r}" for p in var.parents if p in upper)
+            context = ", ".join(
+                f"{model.upper[p].name}={model.upper[p].states[upper[p]]!r}" for p in var.parents if p in upper
+            )
             raise ImpossibleEvidenceError(
                 f"{var.name}={var.states[state]} is impossible" + (f" for {context}" if context else "")
             )

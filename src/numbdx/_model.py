@@ -263,11 +263,7 @@ class Model:
 
     def evidence_names(self) -> tuple[str, ...]:
         """Every name :func:`numbdx.infer` accepts."""
-        return (
-            tuple(v.name for v in self.upper)
-            + (CHIEF_COMPLAINT,)
-            + tuple(f.name for f in self.findings)
-        )
+        return (*tuple(v.name for v in self.upper), CHIEF_COMPLAINT, *tuple(f.name for f in self.findings))
 
     def vocabulary(self) -> pd.DataFrame:
         """Every evidence name, its kind, its states and a plain-language description."""
@@ -275,20 +271,46 @@ class Model:
 
         kb = self.knowledge
         rows: list[dict[str, Any]] = [
-            {"name": "age", "kind": "context", "group": "context", "states": "number of years (0-130)",
-             "description": "Age in years; used through the bands " + ", ".join(kb.age_bands)},
+            {
+                "name": "age",
+                "kind": "context",
+                "group": "context",
+                "states": "number of years (0-130)",
+                "description": "Age in years; used through the bands " + ", ".join(kb.age_bands),
+            },
             {"name": "sex", "kind": "context", "group": "context", "states": "female, male", "description": "Sex"},
         ]
         rf_by_name = {r.name: r for r in kb.risk_factors}
         for var in self.upper[2:]:
-            rows.append({"name": var.name, "kind": "risk_factor", "group": "risk_factor", "states": "True, False",
-                         "description": rf_by_name[var.name].description})
-        rows.append({"name": CHIEF_COMPLAINT, "kind": "finding", "group": "chief_complaint", "states": "True, False",
-                     "description": "Numbness of the legs or feet (the chief complaint; assumed True unless given)"})
+            rows.append(
+                {
+                    "name": var.name,
+                    "kind": "risk_factor",
+                    "group": "risk_factor",
+                    "states": "True, False",
+                    "description": rf_by_name[var.name].description,
+                }
+            )
+        rows.append(
+            {
+                "name": CHIEF_COMPLAINT,
+                "kind": "finding",
+                "group": "chief_complaint",
+                "states": "True, False",
+                "description": "Numbness of the legs or feet (the chief complaint; assumed True unless given)",
+            }
+        )
         for f in self.findings:
             states = ", ".join(f.states)
-            rows.append({"name": f.name, "kind": "finding", "group": f.group, "states": states,
-                         "description": f.label + (" (describes the numbness itself)" if f.gated else "")})
+            rows.append(
+                {
+                    "name": f.name,
+                    "kind": "finding",
+                    "group": f.group,
+                    "states": states,
+                    "description": f.label + (" (describes the numbness itself)" if f.gated else ""),
+                }
+            )
         return pd.DataFrame(rows, columns=["name", "kind", "group", "states", "description"])
 
     def to_pgmpy(self, *, max_table_parents: int = 6) -> DiscreteBayesianNetwork:

@@ -110,7 +110,9 @@ def to_pgmpy(model: Model, *, max_table_parents: int = 6) -> DiscreteBayesianNet
             _add_union(b, f, f.name, parents, with_leak=f.kind != "side", max_table_parents=max_table_parents)
     side = model.findings[model.side_index]
     none_state = side.pattern_states[0]
-    b.add(CHIEF_COMPLAINT, BINARY, [SIDE], lambda idx: [0.0, 1.0] if b.states[SIDE][idx[0]] == none_state else [1.0, 0.0])
+    b.add(
+        CHIEF_COMPLAINT, BINARY, [SIDE], lambda idx: [0.0, 1.0] if b.states[SIDE][idx[0]] == none_state else [1.0, 0.0]
+    )
     for f in model.findings:
         if f.gated:
             _add_gate(b, f)
@@ -174,8 +176,12 @@ def _add_gate(b: _Builder, f: FindingNode) -> None:
     b.add(leak, unit_states, [], lambda idx: f.leak_probs[_pattern_order(f)])
     on = 0
     if f.kind == "binary":
-        b.add(f.name, BINARY, [unit, leak, CHIEF_COMPLAINT],
-              lambda idx: [1.0, 0.0] if idx[0] == on or (idx[1] == on and idx[2] == 0) else [0.0, 1.0])
+        b.add(
+            f.name,
+            BINARY,
+            [unit, leak, CHIEF_COMPLAINT],
+            lambda idx: [1.0, 0.0] if idx[0] == on or (idx[1] == on and idx[2] == 0) else [0.0, 1.0],
+        )
         return
     states = (*unit_states, "none")
 

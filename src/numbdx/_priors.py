@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.resources
+import itertools
 import math
 import tomllib
 from collections.abc import Iterator, Mapping
@@ -256,9 +257,7 @@ class _Reader:
         if len(quote.split()) > MAX_QUOTE_WORDS:
             raise self.fail(where, f"quote has {len(quote.split())} words; keep it to {MAX_QUOTE_WORDS}")
 
-    def number(
-        self, record: Mapping[str, Any], key: str, where: str, *, odds_ratio: bool = False
-    ) -> Number:
+    def number(self, record: Mapping[str, Any], key: str, where: str, *, odds_ratio: bool = False) -> Number:
         where = f"{where}: {key}"
         raw = record.get(key)
         if not isinstance(raw, dict):
@@ -281,13 +280,17 @@ class _Reader:
             raise self.fail(where, f"value {value} lies outside its range [{low}, {high}]")
         if odds_ratio:
             if low < 1:
-                raise self.fail(where, f"an odds ratio must be >= 1 (a risk factor only raises risk), got range [{low}, {high}]")
+                raise self.fail(
+                    where, f"an odds ratio must be >= 1 (a risk factor only raises risk), got range [{low}, {high}]"
+                )
         elif not 0 <= low <= high <= 1:
             raise self.fail(where, f"a probability's range must lie in [0, 1], got [{low}, {high}]")
         prov = self.provenance(raw, where)
         scale = raw.get("scale")
         if not isinstance(scale, str):
-            raise self.fail(where, "needs a 'scale' (a key of scales.toml, 'epidemiology', 'assumption' or 'structural')")
+            raise self.fail(
+                where, "needs a 'scale' (a key of scales.toml, 'epidemiology', 'assumption' or 'structural')"
+            )
         if scale in ("assumption", "structural"):
             if prov.source != scale:
                 raise self.fail(where, f"scale {scale!r} needs source {scale!r}, got {prov.source!r}")
@@ -382,7 +385,7 @@ def load_knowledge_base(directory: Path | None = None) -> KnowledgeBase:
         not isinstance(bounds, list)
         or len(bounds) != len(age_bands)
         or bounds[0] != 0
-        or any(low >= high for low, high in zip(bounds, bounds[1:]))
+        or any(low >= high for low, high in itertools.pairwise(bounds))
     ):
         raise ctx.fail("[age]", "lower_bounds must start at 0, increase, and match the bands")
     if not isinstance(age.get("reference"), str) or band_id(age["reference"]) != "30_49":
@@ -415,7 +418,9 @@ def load_knowledge_base(directory: Path | None = None) -> KnowledgeBase:
                 raise rf_reader.fail(f"{where}: when[{i}]", "context must map 'age' and/or 'sex' to a state")
             context = {k: band_id(v) if k == "age" else v for k, v in context.items()}
             if "age" in context and context["age"] not in age_bands:
-                raise rf_reader.fail(f"{where}: when[{i}]", f"unknown age band {context['age']!r}; bands are {age_bands}")
+                raise rf_reader.fail(
+                    f"{where}: when[{i}]", f"unknown age band {context['age']!r}; bands are {age_bands}"
+                )
             if "sex" in context and context["sex"] not in sex_states:
                 raise rf_reader.fail(f"{where}: when[{i}]", f"unknown sex {context['sex']!r}")
             overrides.append((context, rf_reader.number(when, "prior", f"{where}: when {context}")))
@@ -632,8 +637,13 @@ def _load_actions(
         if match not in ("any", "all"):
             raise reader.fail(where, f"match must be 'any' or 'all', got {match!r}")
         signs.append(
-            {"name": name, "level": level, "findings": sign_findings, "match": match,
-             "provenance": reader.provenance(record, where)}
+            {
+                "name": name,
+                "level": level,
+                "findings": sign_findings,
+                "match": match,
+                "provenance": reader.provenance(record, where),
+            }
         )
     actions["urgent_sign"] = signs
     tests = []
@@ -646,8 +656,12 @@ def _load_actions(
         if tier not in TEST_TIERS:
             raise reader.fail(where, f"tier must be one of {TEST_TIERS}, got {tier!r}")
         tests.append(
-            {"finding": finding, "label": reader.text(record, "label", where), "tier": tier,
-             "provenance": reader.provenance(record, where)}
+            {
+                "finding": finding,
+                "label": reader.text(record, "label", where),
+                "tier": tier,
+                "provenance": reader.provenance(record, where),
+            }
         )
     actions["test"] = tests
     return actions
@@ -674,9 +688,7 @@ def _load_constraints(path: Path, scales: Mapping[str, Number], cause_names: set
             members = record.get("members")
             if members is None and record.get("group") not in CAUSE_GROUPS:
                 raise reader.fail(where, f"group must be one of {CAUSE_GROUPS}, or come with 'members'")
-            if members is not None and (
-                not isinstance(members, list) or not members or set(members) - cause_names
-            ):
+            if members is not None and (not isinstance(members, list) or not members or set(members) - cause_names):
                 raise reader.fail(where, "members must be a non-empty list of cause names")
         evidence = record.get("evidence", {})
         if not isinstance(evidence, dict):

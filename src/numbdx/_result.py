@@ -45,6 +45,7 @@ class CauseResult:
     @property
     def likelihood_ratio(self) -> float:
         """Posterior odds over prior odds: how much the findings moved this cause (inf if prior is 0)."""
+
         def odds(p: float) -> float:
             return math.inf if p >= 1 else p / (1 - p)
 
@@ -100,7 +101,7 @@ class Differential:
         except KeyError:
             raise KeyError(f"no cause named {name!r} in this differential") from None
 
-    def __iter__(self):  # noqa: ANN204 - iterator of CauseResult
+    def __iter__(self):
         return iter(self.causes)
 
     def __len__(self) -> int:
@@ -169,13 +170,14 @@ class Differential:
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        lines = [f"<numbdx.Differential: {len(self.causes)} causes, method={self.method}>"]
-        for i, c in enumerate(self.causes[:8], 1):
+        def row(mark: str, c: CauseResult) -> str:
             flag = "  RED FLAG" if c.red_flag else ""
-            lines.append(f"  {i:>2}. {c.name:<28} explains {c.explains:7.2%}  present {c.posterior:7.2%}  prior {c.prior:7.2%}{flag}")
-        hidden_flags = [c for c in self.causes[8:] if c.red_flag]
-        for c in hidden_flags:
-            lines.append(f"   -  {c.name:<28} explains {c.explains:7.2%}  present {c.posterior:7.2%}  prior {c.prior:7.2%}  RED FLAG")
+            numbers = f"explains {c.explains:7.2%}  present {c.posterior:7.2%}  prior {c.prior:7.2%}"
+            return f"  {mark:>3} {c.name:<28} {numbers}{flag}"
+
+        lines = [f"<numbdx.Differential: {len(self.causes)} causes, method={self.method}>"]
+        lines += [row(f"{i}.", c) for i, c in enumerate(self.causes[:8], 1)]
+        lines += [row("-", c) for c in self.causes[8:] if c.red_flag]  # red flags are never hidden
         if self.assumed:
             lines.append(f"  assumed: {', '.join(f'{a}=True' for a in self.assumed)}")
         lines.append(f"  {DISCLAIMER}")
@@ -184,13 +186,13 @@ class Differential:
     def _repr_html_(self) -> str:
         try:
             rows = "".join(
-                f"<tr><td>{i}</td><td>{html.escape(c.label)}</td><td>{c.explains:.1%}</td><td>{c.posterior:.1%}</td>"
-                f"<td>{c.prior:.1%}</td><td>{'&#9888;' if c.red_flag else ''}</td></tr>"
+                f"<tr><td>{i}</td><td>{html.escape(c.label)}</td><td>{c.explains:.1%}</td>"
+                f"<td>{c.posterior:.1%}</td><td>{c.prior:.1%}</td><td>{'&#9888;' if c.red_flag else ''}</td></tr>"
                 for i, c in enumerate(self.causes, 1)
             )
             return (
-                "<div><table><thead><tr><th>#</th><th>cause</th><th>explains numbness</th><th>present</th><th>prior</th>"
-                f"<th>red flag</th></tr></thead><tbody>{rows}</tbody></table>"
+                "<div><table><thead><tr><th>#</th><th>cause</th><th>explains numbness</th><th>present</th>"
+                f"<th>prior</th><th>red flag</th></tr></thead><tbody>{rows}</tbody></table>"
                 f"<p><small>{html.escape(DISCLAIMER)}</small></p></div>"
             )
         except Exception:  # a repr must never raise in a notebook
