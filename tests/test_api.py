@@ -19,6 +19,8 @@ from numbdx import (
     UnknownEvidenceError,
 )
 
+from .conftest import REPO
+
 
 def test_unknown_name_suggests_the_closest():
     with pytest.raises(UnknownEvidenceError) as info:
@@ -179,3 +181,9 @@ def test_vocabulary_lists_every_accepted_name(model):
             row.name, True if row.states == "True, False" else row.states.split(", ")[0]
         )
         numbdx.infer({row.name: value})  # every documented name and state is accepted
+
+
+def test_readme_documents_every_evidence_name(model):
+    readme = (REPO / "README.md").read_text()
+    missing = [name for name in model.evidence_names() if f"`{name}`" not in readme]
+    assert not missing, f"README vocabulary is out of date: {missing}"
