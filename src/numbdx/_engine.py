@@ -4,20 +4,22 @@ Given the causes, findings are independent, and for each finding the event "its 
 B" has probability ``leak(B) * prod_c mult_c(B) ** present_c`` (a product over causes). Evidence on a
 finding ("pattern in A") is a signed sum of such events by Moebius inversion over subsets; a positive
 binary finding is ``1 - P(off)``, a negative one a single product (Heckerman's Quickscore, generalised
-to the side finding's four patterns). The evidence is therefore a signed sum over *terms*, each term a
-product over causes of per-cause multipliers ``w[t, c]``.
+to the side finding's four patterns). Because ``1 - P(off)`` cancels badly for a rare finding, a
+positive finding with few causes is instead expanded as "fires first through cause j", whose terms are
+all non-negative. The evidence is therefore a signed sum over *terms*, each a product over causes of a
+per-cause multiplier when absent (``absent[t, c]``) and when present (``present[t, c]``).
 
-For one term, summing out each cause given its parents leaves ``g_c = 1 - p_c + p_c * w[t, c]``, a
-factor over the cause's parents in the upper layer (context and risk factors). The upper layer is then
-summed out exactly by variable elimination (greedy min-fill order) instead of enumerating its 2**n
-states. ``P(cause_j present, evidence)`` uses the same elimination with ``g_j`` replaced by
-``p_j * w[t, j]``, and ``P(cause_j activating the leg numbness, evidence)`` with ``g_j`` replaced by the
-activated part of the multiplier; all of it is done at once along a batch axis of clamps.
+For one term, summing out each cause given its parents leaves
+``g_c = (1 - p_c) * absent[t, c] + p_c * present[t, c]``, a factor over the cause's parents in the
+upper layer (context and risk factors). The upper layer is then summed out exactly by variable
+elimination (greedy min-fill order) instead of enumerating its 2**n states.
+``P(cause_j present, evidence)`` uses the same elimination with ``g_j`` replaced by its present part,
+and ``P(cause_j activating the leg numbness, evidence)`` with ``g_j`` replaced by the activated part of
+that; all of it is done at once along a batch axis of clamps.
 
-Precision: the signed sum cancels as positives grow. Each answer carries a bound on its relative
-rounding error (``eps * ops * sum|terms| / |sum|``); when the bound exceeds ``TARGET_ERROR`` the query
-is recomputed in extended precision, and if that is still not enough the engine raises rather than
-answer wrongly.
+Precision: each answer carries a bound on its rounding error (``eps * ops * sum|terms| / |sum|``);
+when the bound exceeds ``TARGET_ERROR`` the query is recomputed in extended precision, and if that is
+still above ``MAX_ERROR`` the engine raises rather than answer wrongly.
 """
 
 from __future__ import annotations
@@ -227,7 +229,7 @@ def _eliminate(model: Model, observed: Mapping[int, int], terms: _Terms, dtype: 
     return result
 
 
-def _run(model: Model, evidence: Evidence, dtype: type) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+def _run(model: Model, evidence: Evidence, dtype: type) -> tuple[np.ndarray, np.ndarray, int]:
     """Signed and absolute sums over terms of ``Z[t, j]``, and the number of terms."""
     terms = _terms(model, evidence.findings, dtype)
     coef = terms.coef
@@ -243,7 +245,7 @@ def _run(model: Model, evidence: Evidence, dtype: type) -> tuple[np.ndarray, np.
         c = coef[part]
         total += c @ z
         absolute += np.abs(c) @ z
-    return total, absolute, coef, len(coef)
+    return total, absolute, len(coef)
 
 
 def infer_exact(model: Model, evidence: Evidence) -> Answer:
@@ -251,9 +253,11 @@ def infer_exact(model: Model, evidence: Evidence) -> Answer:
     ops = 4 * (len(model.causes) + len(model.upper) + len(evidence.findings) + 8)
     for dtype in (np.float64, np.longdouble):
         eps = float(np.finfo(dtype).eps)
-        total, absolute, _, n_terms = _run(model, evidence, dtype)
+        total, absolute, n_terms = _run(model, evidence, dtype)
         p_e = total[0]
         if not p_e > eps * ops * absolute[0]:
+            if dtype is np.float64:
+                continue  # indistinguishable from zero here: decide in extended precision
             raise ImpossibleEvidenceError(
                 "the model gives this evidence probability zero (no combination of causes explains it)"
             )
@@ -267,7 +271,7 @@ def infer_exact(model: Model, evidence: Evidence) -> Answer:
             f"exact inference lost precision (error bound {error:.1e}) on this evidence; give fewer positive findings"
         )
     context_only = Evidence(values={}, assumed=(), upper=evidence.upper, findings={})
-    prior_total, _, _, _ = _run(model, context_only, np.float64)
+    prior_total, _, _ = _run(model, context_only, np.float64)
     n_causes = len(model.causes)
     prior = prior_total[1 : 1 + n_causes] / prior_total[0]
     ratios = ratios.astype(np.float64)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -101,7 +101,7 @@ class Differential:
         except KeyError:
             raise KeyError(f"no cause named {name!r} in this differential") from None
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[CauseResult]:
         return iter(self.causes)
 
     def __len__(self) -> int:
