@@ -17,6 +17,7 @@ from ._exceptions import (
     PriorsError,
     UnknownEvidenceError,
 )
+from ._frame import infer_frame
 from ._model import Model
 from ._result import CauseResult, Differential
 
@@ -35,6 +36,7 @@ __all__ = [
     "UnknownEvidenceError",
     "__version__",
     "infer",
+    "infer_frame",
     "load_model",
     "vocabulary",
 ]
