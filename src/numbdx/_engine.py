@@ -38,7 +38,10 @@ from ._model import Model
 TARGET_ERROR = 1e-10
 MAX_ERROR = 1e-6
 MAX_TERMS = 1 << 16
-ORDERED_MAX_PARENTS = 6  # positive findings with at most this many causes are expanded without cancellation
+# positive findings with at most this many causes, and at most this probability, are expanded without
+# cancellation (see _rare_findings)
+ORDERED_MAX_PARENTS = 6
+RARE_ON = 0.02
 CHUNK_BYTES = 64 << 20
 
 
@@ -77,6 +80,28 @@ class _Terms:
     active: np.ndarray
 
 
+def _rare_findings(model: Model) -> frozenset[int]:
+    """Findings with few causes whose probability is small in every context: for these ``1 - P(off)``
+    cancels (relative error grows like 1/P(on)), so a positive one is expanded without cancellation.
+
+    The bound takes every cause at its most likely (and activated, for a gated finding).
+    """
+    cached = model.__dict__.get("_rare_findings")
+    if cached is None:
+        rare = set()
+        for i, f in enumerate(model.findings):
+            if f.n_patterns != 2 or len(f.parents) > ORDERED_MAX_PARENTS:
+                continue
+            p_off = f.leak_probs[0]
+            for c in f.parents:
+                reach = model.causes[c].p_present.max() * (model.activation[c] if f.gated else 1.0)
+                p_off *= 1 - reach * f.pattern_probs[c, 1]
+            if 1 - p_off <= RARE_ON:
+                rare.add(i)
+        cached = model.__dict__["_rare_findings"] = frozenset(rare)
+    return cached
+
+
 def _item_terms(model: Model, index: int, allowed: frozenset[int], dtype: type) -> list[tuple[float, ...]]:
     """Terms ``(coef, absent, present, not_activated)`` of the evidence on one finding.
 
@@ -89,7 +114,7 @@ def _item_terms(model: Model, index: int, allowed: frozenset[int], dtype: type) 
     f = model.findings[index]
     n_causes = len(model.causes)
     ones = np.ones(n_causes, dtype=dtype)
-    if allowed == frozenset({1}) and f.n_patterns == 2 and len(f.parents) <= ORDERED_MAX_PARENTS:
+    if allowed == frozenset({1}) and index in _rare_findings(model):
         leak = f.leak_probs[1]
         terms = [(leak, ones, ones, ones)]
         earlier = ones.copy()
@@ -189,43 +214,128 @@ def _elimination_order(scopes: tuple[frozenset[int], ...], variables: frozenset[
 _LETTERS = string.ascii_letters
 
 
+def _absorbed(model: Model, observed_vars: frozenset[int]) -> tuple[list, list]:
+    """Upper-layer factors with single-child hidden variables summed into their cause.
+
+    ``g_c = (1 - p_c) * absent + p_c * present`` is affine in ``p_c``, so a hidden variable whose only
+    child is cause ``c`` sums out of the evidence as ``p_c <- sum_r P(r | its parents) p_c(r, ...)``,
+    whatever the terms: done once per set of observed variables, not per query or term.
+    Returns ``(priors, causes)``: ``[(scope, table)]`` for the remaining variables' priors (the table's
+    last axis is the variable) and one ``(scope, P(present | scope))`` per cause.
+    """
+    cache = model.__dict__.setdefault("_absorbed_cache", {})
+    if observed_vars in cache:
+        return cache[observed_vars]
+    priors = {i: ((*v.parents, i), v.table) for i, v in enumerate(model.upper)}
+    causes = [(c.parents, c.p_present) for c in model.causes]
+    changed = True
+    while changed:
+        changed = False
+        for r in list(priors):
+            if r in observed_vars:
+                continue
+            children = [c for c, (scope, _) in enumerate(causes) if r in scope]
+            upper_children = [i for i, (scope, _) in priors.items() if i != r and r in scope]
+            if len(children) != 1 or upper_children:
+                continue
+            (c,) = children
+            scope_c, table_c = causes[c]
+            scope_r, table_r = priors.pop(r)
+            out = tuple(sorted((set(scope_c) | set(scope_r)) - {r}))
+            spec = "".join(_LETTERS[u] for u in scope_c) + "," + "".join(_LETTERS[u] for u in scope_r)
+            causes[c] = (out, np.einsum(spec + "->" + "".join(_LETTERS[u] for u in out), table_c, table_r))
+            changed = True
+    cache[observed_vars] = result = (list(priors.values()), causes)
+    return result
+
+
 def _eliminate(model: Model, observed: Mapping[int, int], terms: _Terms, dtype: type) -> np.ndarray:
     """``Z[t, j]``: the upper layer summed out for each term ``t`` and clamp ``j`` (see module doc):
-    ``j = 0`` none, ``j = 1 + c`` cause ``c`` present, ``j = 1 + C + c`` cause ``c`` activating."""
+    ``j = 0`` none, ``j = 1 + c`` cause ``c`` present, ``j = 1 + C + c`` cause ``c`` activating.
+
+    One forward elimination gives ``Z``; a backward pass through the recorded einsums gives each cause
+    factor's cavity ``dZ/dg_c`` (the product of everything else, summed to the cause's parents), and
+    ``Z`` with ``g_c`` replaced by its present or activated part is the cavity dotted with that part.
+    """
     n_terms, n_causes = terms.present.shape
-    n_clamps = 1 + 2 * n_causes
-    factors: list[tuple[tuple[int, ...], np.ndarray]] = []
+    priors, cause_tables = _absorbed(model, frozenset(observed))
 
     def restrict(scope: Sequence[int], table: np.ndarray) -> tuple[tuple[int, ...], np.ndarray]:
         index = tuple(observed.get(v, slice(None)) for v in scope)
-        return tuple(v for v in scope if v not in observed), table[index]
+        return tuple(v for v in scope if v not in observed), table[index].astype(dtype, copy=False)
 
-    for i, var in enumerate(model.upper):
-        scope, table = restrict((*var.parents, i), var.table.astype(dtype, copy=False))
-        factors.append((scope, table[None, None]))
-    for c, cause in enumerate(model.causes):
-        scope, p = restrict(cause.parents, cause.p_present.astype(dtype, copy=False))
+    # factor: [scope, array (T or 1, *cards), needs_grad]
+    factors: list[list] = []
+    for scope, table in priors:
+        scope, table = restrict(scope, table)
+        factors.append([scope, table[None], False])
+    cause_parts = []
+    for c, (scope, table) in enumerate(cause_tables):
+        scope, p = restrict(scope, table)
         shape = (n_terms,) + (1,) * p.ndim
         present = p * terms.present[:, c].reshape(shape)
-        table = np.empty((n_terms, n_clamps, *p.shape), dtype=dtype)
-        table[:] = ((1 - p) * terms.absent[:, c].reshape(shape) + present)[:, None]
-        table[:, 1 + c] = present
-        table[:, 1 + n_causes + c] = p * terms.active[:, c].reshape(shape)
-        factors.append((scope, table))
+        active = p * terms.active[:, c].reshape(shape)
+        factors.append([scope, (1 - p) * terms.absent[:, c].reshape(shape) + present, True])
+        cause_parts.append((len(factors) - 1, present, active))
 
-    hidden = frozenset(range(len(model.upper))) - frozenset(observed)
-    order = _elimination_order(tuple(frozenset(s) for s, _ in factors), hidden)
+    scopes = tuple(frozenset(f[0]) for f in factors)
+    order = _elimination_order(scopes, frozenset().union(*scopes))  # absorbed variables are gone
+    alive = list(range(len(factors)))
+    tape = []
     for v in order:
-        involved = [f for f in factors if v in f[0]]
-        factors = [f for f in factors if v not in f[0]]
-        out_scope = tuple(sorted({u for s, _ in involved for u in s} - {v}))
-        spec = ",".join("..." + "".join(_LETTERS[u] for u in s) for s, _ in involved)
-        spec += "->..." + "".join(_LETTERS[u] for u in out_scope)
-        factors.append((out_scope, np.einsum(spec, *(t for _, t in involved))))
-    result = np.ones((n_terms, n_clamps), dtype=dtype)
-    for scope, table in factors:
-        assert not scope
-        result = result * table
+        involved = [i for i in alive if v in factors[i][0]]
+        alive = [i for i in alive if v not in factors[i][0]]
+        out_scope = tuple(sorted({u for i in involved for u in factors[i][0]} - {v}))
+        specs = ["..." + "".join(_LETTERS[u] for u in factors[i][0]) for i in involved]
+        out_spec = "..." + "".join(_LETTERS[u] for u in out_scope)
+        out = np.einsum(",".join(specs) + "->" + out_spec, *(factors[i][1] for i in involved))
+        factors.append([out_scope, out, any(factors[i][2] for i in involved)])
+        tape.append((involved, specs, out_spec, len(factors) - 1))
+        alive.append(len(factors) - 1)
+
+    # Z is the product of the remaining scalar factors; each one's gradient is the product of the others
+    last = [np.broadcast_to(factors[i][1], (n_terms,)) for i in alive]
+    prefix = [np.ones(n_terms, dtype=dtype)]
+    for a in last:
+        prefix.append(prefix[-1] * a)
+    suffix = np.ones(n_terms, dtype=dtype)
+    grads: dict[int, np.ndarray] = {}
+    for k in range(len(last) - 1, -1, -1):
+        if factors[alive[k]][2]:
+            grads[alive[k]] = prefix[k] * suffix
+        suffix = suffix * last[k]
+    z = prefix[-1]
+    for involved, specs, out_spec, out_id in reversed(tape):
+        grad_out = grads.pop(out_id, None)
+        if grad_out is None:
+            continue
+        for k, i in enumerate(involved):
+            if not factors[i][2]:
+                continue
+            others = [j for j in range(len(involved)) if j != k]
+            target = specs[k][3:]
+            seen = set(out_spec[3:]).union(*(specs[j][3:] for j in others))
+            # a summed variable only operand k has: the gradient is constant along it
+            kept = "".join(letter for letter in target if letter in seen)
+            spec = ",".join([out_spec, *(specs[j] for j in others)]) + "->..." + kept
+            grad = np.einsum(spec, grad_out, *(factors[involved[j]][1] for j in others))
+            if kept != target:
+                for axis, letter in enumerate(target):
+                    if letter not in seen:
+                        grad = np.expand_dims(grad, axis + 1)
+                grad = np.broadcast_to(grad, (n_terms, *factors[i][1].shape[1:]))
+            grads[i] = grads[i] + grad if i in grads else grad
+
+    result = np.empty((n_terms, 1 + 2 * n_causes), dtype=dtype)
+    result[:, 0] = z
+    for c, (index, present, active) in enumerate(cause_parts):
+        cavity = np.broadcast_to(grads[index], factors[index][1].shape).reshape(n_terms, -1)
+        result[:, 1 + c] = np.einsum(
+            "ti,ti->t", cavity, np.broadcast_to(present, factors[index][1].shape).reshape(n_terms, -1)
+        )
+        result[:, 1 + n_causes + c] = np.einsum(
+            "ti,ti->t", cavity, np.broadcast_to(active, factors[index][1].shape).reshape(n_terms, -1)
+        )
     return result
 
 
