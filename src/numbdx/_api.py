@@ -88,9 +88,9 @@ def infer(evidence: Mapping[str, Any] | None = None, *, model: Model | None = No
             name=c.name,
             label=c.label,
             group=c.group,
-            explains=float(answer.explains[i]),
-            posterior=float(answer.posterior[i]),
-            prior=float(answer.prior[i]),
+            explains=float(answer.explains[0, i]),
+            posterior=float(answer.posterior[0, i]),
+            prior=float(answer.prior[0, i]),
             red_flag=c.red_flag,
         )
         for i, c in enumerate(model.causes)
@@ -101,7 +101,7 @@ def infer(evidence: Mapping[str, Any] | None = None, *, model: Model | None = No
         assumed=ev.assumed,
         model_identity=model.identity,
         method="exact",
-        error_bound=answer.error_bound,
+        error_bound=float(answer.error_bound[0]),
     )
 
 

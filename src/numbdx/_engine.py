@@ -5,27 +5,31 @@ B" has probability ``leak(B) * prod_c mult_c(B) ** present_c`` (a product over c
 finding ("pattern in A") is a signed sum of such events by Moebius inversion over subsets; a positive
 binary finding is ``1 - P(off)``, a negative one a single product (Heckerman's Quickscore, generalised
 to the side finding's four patterns). Because ``1 - P(off)`` cancels badly for a rare finding, a
-positive finding with few causes is instead expanded as "fires first through cause j", whose terms are
-all non-negative. The evidence is therefore a signed sum over *terms*, each a product over causes of a
-per-cause multiplier when absent (``absent[t, c]``) and when present (``present[t, c]``).
+positive rare finding with few causes is instead expanded as "fires first through cause j", whose terms
+are all non-negative. The evidence is therefore a signed sum over *terms*, each a product over causes
+of a multiplier when the cause is absent (``absent[t, c]``) and when it is present (``present[t, c]``).
 
-For one term, summing out each cause given its parents leaves
-``g_c = (1 - p_c) * absent[t, c] + p_c * present[t, c]``, a factor over the cause's parents in the
-upper layer (context and risk factors). The upper layer is then summed out exactly by variable
-elimination (greedy min-fill order) instead of enumerating its 2**n states.
-``P(cause_j present, evidence)`` uses the same elimination with ``g_j`` replaced by its present part,
-and ``P(cause_j activating the leg numbness, evidence)`` with ``g_j`` replaced by the activated part of
-that; all of it is done at once along a batch axis of clamps.
+For one term, summing out each cause given its parents leaves ``g_c = alpha_c * absent + beta_c *
+present``, a factor over the cause's parents in the upper layer (context and risk factors), with
+``alpha = 1 - p``, ``beta = p``. A variable whose only child is one cause is summed into that cause's
+``alpha, beta`` once (``g`` is linear in them); the rest of the upper layer is summed out exactly by
+variable elimination (greedy min-fill order), not by enumerating its states. Observed variables enter
+as indicator vectors, so many patients with different observations share one elimination (``infer``
+is a batch of one; ``infer_frame`` batches rows whose evidence has the same shape).
+
+``P(cause_j present, evidence)`` is ``Z`` with ``g_j`` replaced by its present part: one backward pass
+through the recorded einsums gives every cause factor's cavity ``dZ/dg_j`` at about three times the
+cost of ``Z``. ``P(cause_j activating the leg numbness, evidence)`` uses the activated part likewise.
 
 Precision: each answer carries a bound on its rounding error (``eps * ops * sum|terms| / |sum|``);
-when the bound exceeds ``TARGET_ERROR`` the query is recomputed in extended precision, and if that is
-still above ``MAX_ERROR`` the engine raises rather than answer wrongly.
+when the bound exceeds ``TARGET_ERROR`` the row is recomputed in extended precision, and if that is
+still above ``MAX_ERROR`` the engine refuses rather than answer wrongly.
 """
 
 from __future__ import annotations
 
 import string
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -42,18 +46,57 @@ MAX_TERMS = 1 << 16
 # cancellation (see _rare_findings)
 ORDERED_MAX_PARENTS = 6
 RARE_ON = 0.02
-CHUNK_BYTES = 64 << 20
+CHUNK_ELEMENTS = 4_000_000  # rows x terms x widest factor per elimination pass
+_LETTERS = string.ascii_letters
+# The side finding's evidence: unknown side with leg numbness, left, right, both, no leg numbness, and
+# nothing known (the prior given the context).
+SIDE_CODES = (
+    frozenset({1, 2, 3}),
+    frozenset({1}),
+    frozenset({2}),
+    frozenset({3}),
+    frozenset({0}),
+    frozenset({0, 1, 2, 3}),
+)
+ANYTHING = 5
 
 
 @dataclass(frozen=True)
 class Answer:
-    posterior: np.ndarray  # P(cause present | evidence), model cause order
-    explains: np.ndarray  # P(cause present and producing the leg numbness | evidence)
-    prior: np.ndarray  # P(cause present | context and risk-factor evidence only)
-    evidence_probability: float
-    error_bound: float  # bound on the absolute error of any posterior
-    terms: int
-    dtype: str
+    """Per row: P(present | e), P(present and producing the numbness | e), P(present | context)."""
+
+    posterior: np.ndarray  # (R, C)
+    explains: np.ndarray  # (R, C)
+    prior: np.ndarray  # (R, C)
+    evidence_probability: np.ndarray  # (R,)
+    error_bound: np.ndarray  # (R,)
+    terms: np.ndarray  # (R,)
+    failure: list[Exception | None]  # per row: the error that row raises, if any
+
+
+@dataclass(frozen=True)
+class _Choices:
+    """The terms one observation contributes: ``coef (N, w)``, and ``absent``, ``present``,
+    ``not_activated`` multipliers ``(N, w, C)``, for ``N`` table entries of width ``w``."""
+
+    coef: np.ndarray
+    absent: np.ndarray
+    present: np.ndarray
+    not_activated: np.ndarray
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    """What a model needs for inference that does not depend on the evidence."""
+
+    upper_cards: tuple[int, ...]
+    prior_scopes: list[tuple[tuple[int, ...], np.ndarray]]  # remaining upper variables' priors
+    cause_scopes: list[tuple[tuple[int, ...], list[int]]]  # effective scope and absorbed variables
+    order: tuple[int, ...]
+    banks: dict[int, _Choices]  # width -> table of choices
+    entry: dict[tuple[int, int], tuple[int, int]]  # (finding, pattern) -> (width, row in bank)
+    side_terms: tuple[tuple[tuple[int, int], ...], ...]  # per side code: (subset, coefficient)
+    widest: int
 
 
 def _moebius(allowed: frozenset[int], n_patterns: int) -> list[tuple[int, int]]:
@@ -66,124 +109,89 @@ def _moebius(allowed: frozenset[int], n_patterns: int) -> list[tuple[int, int]]:
     return items
 
 
-@dataclass(frozen=True)
-class _Terms:
-    """The evidence as a signed sum of terms, each a product over causes.
-
-    Per term ``t`` and cause ``c``: ``absent`` is the multiplier when ``c`` is absent; ``present`` when
-    it is present; ``active`` the part of ``present`` in which ``c`` activates the leg numbness.
-    """
-
-    coef: np.ndarray
-    absent: np.ndarray
-    present: np.ndarray
-    active: np.ndarray
-
-
-def _rare_findings(model: Model) -> frozenset[int]:
-    """Findings with few causes whose probability is small in every context: for these ``1 - P(off)``
+def _rare(model: Model, index: int) -> bool:
+    """A finding with few causes whose probability is small in every context: for it ``1 - P(off)``
     cancels (relative error grows like 1/P(on)), so a positive one is expanded without cancellation.
-
-    The bound takes every cause at its most likely (and activated, for a gated finding).
-    """
-    cached = model.__dict__.get("_rare_findings")
-    if cached is None:
-        rare = set()
-        for i, f in enumerate(model.findings):
-            if f.n_patterns != 2 or len(f.parents) > ORDERED_MAX_PARENTS:
-                continue
-            p_off = f.leak_probs[0]
-            for c in f.parents:
-                reach = model.causes[c].p_present.max() * (model.activation[c] if f.gated else 1.0)
-                p_off *= 1 - reach * f.pattern_probs[c, 1]
-            if 1 - p_off <= RARE_ON:
-                rare.add(i)
-        cached = model.__dict__["_rare_findings"] = frozenset(rare)
-    return cached
-
-
-def _item_terms(model: Model, index: int, allowed: frozenset[int], dtype: type) -> list[tuple[float, ...]]:
-    """Terms ``(coef, absent, present, not_activated)`` of the evidence on one finding.
-
-    A positive finding with few parents uses the expansion without cancellation, "fires first through
-    cause j": ``P(on | C) = leak + (1 - leak) * sum_j q_j C_j prod_{i<j} (1 - q_i C_i)``, whose terms
-    are all non-negative; otherwise Moebius inversion (Quickscore's ``1 - P(off)`` for a positive).
-    ``present`` is read given activation for a gated finding; ``not_activated`` is the multiplier when
-    the cause is present but does not activate the numbness (1 except where a term needs activation).
-    """
+    The bound takes every cause at its most likely (and activated, for a gated finding)."""
     f = model.findings[index]
-    n_causes = len(model.causes)
-    ones = np.ones(n_causes, dtype=dtype)
-    if allowed == frozenset({1}) and index in _rare_findings(model):
+    if f.n_patterns != 2 or len(f.parents) > ORDERED_MAX_PARENTS:
+        return False
+    p_off = f.leak_probs[0]
+    for c in f.parents:
+        reach = model.causes[c].p_present.max() * (model.activation[c] if f.gated else 1.0)
+        p_off *= 1 - reach * f.pattern_probs[c, 1]
+    return 1 - p_off <= RARE_ON
+
+
+def _finding_choices(model: Model, index: int, pattern: int) -> list[tuple[float, np.ndarray, ...]]:
+    """Choices ``(coef, absent, present, not_activated)`` for finding ``index`` observed in ``pattern``."""
+    f = model.findings[index]
+    ones = np.ones(len(model.causes))
+    if pattern == 1 and _rare(model, index):
         leak = f.leak_probs[1]
-        terms = [(leak, ones, ones, ones)]
+        choices = [(leak, ones, ones, ones)]
         earlier = ones.copy()
         for c in f.parents:
             q = f.pattern_probs[c, 1]
             present, needed = earlier.copy(), ones.copy()
             present[c], needed[c] = q, 0.0
-            terms.append((1 - leak, needed, present, needed))
+            choices.append((1 - leak, needed, present, needed))
             earlier[c] = 1 - q
-        return terms
-    return [
-        (c * f.leak_subset_mult[b], ones, f.subset_mult[b].astype(dtype), ones)
-        for b, c in _moebius(allowed, f.n_patterns)
-    ]
+        zero = (0.0, ones, ones, ones)
+        return choices + [zero] * (1 + ORDERED_MAX_PARENTS - len(choices))
+    return [(c * f.leak_subset_mult[b], ones, f.subset_mult[b], ones) for b, c in _moebius(frozenset({pattern}), 2)]
 
 
-def _expand(items: list[list[tuple[float, ...]]], n_causes: int, dtype: type) -> list[np.ndarray]:
-    """Outer product of per-finding term lists: ``[coef (T,), vector (T, C), ...]``."""
-    out = [np.ones(1, dtype=dtype)] + [np.ones((1, n_causes), dtype=dtype) for _ in range(3)]
-    for terms in items:
-        new = [np.array([t[k] for t in terms], dtype=dtype) for k in range(4)]
-        out = [(out[0][:, None] * new[0][None, :]).reshape(-1)] + [
-            (a[:, None, :] * b[None, :, :]).reshape(-1, n_causes) for a, b in zip(out[1:], new[1:])
-        ]
-    return out
+def _compile(model: Model) -> _Compiled:
+    cached = model.__dict__.get("_compiled")
+    if cached is not None:
+        return cached
+    upper_cards = tuple(v.card for v in model.upper)
+    priors = {i: ((*v.parents, i), v.table) for i, v in enumerate(model.upper)}
+    causes: list[tuple[tuple[int, ...], list[int]]] = [(c.parents, []) for c in model.causes]
+    changed = True
+    while changed:  # absorb variables whose only child is one cause
+        changed = False
+        for r in list(priors):
+            children = [c for c, (scope, _) in enumerate(causes) if r in scope]
+            if len(children) != 1 or any(i != r and r in s for i, (s, _) in priors.items()):
+                continue
+            (c,) = children
+            scope_c, absorbed = causes[c]
+            scope_r, _ = priors.pop(r)
+            causes[c] = (tuple(sorted((set(scope_c) | set(scope_r)) - {r})), [*absorbed, r])
+            changed = True
+    scopes = tuple(frozenset(s) for s, _ in priors.values()) + tuple(frozenset(s) for s, _ in causes)
+    order = _elimination_order(scopes, frozenset().union(*scopes))
 
-
-def _terms(model: Model, findings: Mapping[int, frozenset[int]], dtype: type) -> _Terms:
-    """The evidence as terms (see :class:`_Terms`).
-
-    The numbness block (side and gated features) is not a product over findings for one cause: a cause
-    produces features only when it activates, so, present, its multiplier for "side within S and
-    features as given" is ``(1 - s_c) * not_activated + s_c * pi_c(S) * prod (feature multipliers)``.
-    The features' own leaks apply because the side evidence implies leg numbness whenever a gated
-    feature is given.
-    """
-    side = model.side_index
-    gated, other = [], []
-    for index, allowed in findings.items():
-        f = model.findings[index]
-        if index == side or allowed == frozenset(range(f.n_patterns)):
-            continue  # the side is handled below; "any state" carries no information
-        (gated if f.gated else other).append(_item_terms(model, index, allowed, dtype))
-    side_terms = _moebius(findings.get(side, frozenset({0, 1, 2, 3})), 4)
-    n_terms = len(side_terms) * int(np.prod([len(t) for t in gated + other], dtype=np.float64))
-    if n_terms > MAX_TERMS:
-        raise InferenceLimitError(
-            f"this evidence needs {n_terms} exact-inference terms (more than {MAX_TERMS}); "
-            "give fewer positive findings in one query"
-        )
-    n_causes = len(model.causes)
-    coef_g, absent_g, produced_g, not_activated_g = _expand(gated, n_causes, dtype)
-    coef_o, absent_o, present_o, _ = _expand(other, n_causes, dtype)
-    s = model.activation.astype(dtype)
-    pi = model.findings[side].subset_mult.astype(dtype)  # pi[S, c] = P(side within S | activated)
-    coef_n = np.concatenate([c * coef_g for _, c in side_terms])
-    absent_n = np.concatenate([absent_g for _ in side_terms])
-    active_n = np.concatenate([s * pi[subset] * produced_g for subset, _ in side_terms])
-    present_n = np.concatenate([(1 - s) * not_activated_g for _ in side_terms]) + active_n
-
-    def combine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        return (a[:, None, :] * b[None, :, :]).reshape(-1, n_causes)
-
-    return _Terms(
-        coef=(coef_n[:, None] * coef_o[None, :]).reshape(-1),
-        absent=combine(absent_n, absent_o),
-        present=combine(present_n, present_o),
-        active=combine(active_n, present_o),
+    by_width: dict[int, list] = {}
+    entry: dict[tuple[int, int], tuple[int, int]] = {}
+    ones = np.ones(len(model.causes))
+    by_width[1] = [[(1.0, ones, ones, ones)]]  # row 0 of the width-1 bank: "no information"
+    for i, f in enumerate(model.findings):
+        if f.kind == "side":
+            continue
+        for pattern in (0, 1):
+            choices = _finding_choices(model, i, pattern)
+            bank = by_width.setdefault(len(choices), [])
+            entry[i, pattern] = (len(choices), len(bank))
+            bank.append(choices)
+    banks = {
+        width: _Choices(*(np.array([[ch[k] for ch in row] for row in rows], dtype=np.float64) for k in range(4)))
+        for width, rows in by_width.items()
+    }
+    compiled = _Compiled(
+        upper_cards=upper_cards,
+        prior_scopes=list(priors.values()),
+        cause_scopes=causes,
+        order=order,
+        banks=banks,
+        entry=entry,
+        side_terms=tuple(tuple(_moebius(code, 4)) for code in SIDE_CODES),
+        widest=max(int(np.prod([upper_cards[u] for u in s], dtype=np.int64)) for s in scopes),
     )
+    model.__dict__["_compiled"] = compiled
+    return compiled
 
 
 @lru_cache(maxsize=256)
@@ -211,186 +219,342 @@ def _elimination_order(scopes: tuple[frozenset[int], ...], variables: frozenset[
     return tuple(order)
 
 
-_LETTERS = string.ascii_letters
+# --- evidence as codes ----------------------------------------------------------------------------
 
 
-def _absorbed(model: Model, observed_vars: frozenset[int]) -> tuple[list, list]:
-    """Upper-layer factors with single-child hidden variables summed into their cause.
+@dataclass(frozen=True)
+class Codes:
+    """Evidence of ``R`` rows: ``upper (R, U)`` state or -1; ``findings (R, F)`` pattern (0/1) or -1;
+    ``side (R,)`` index into :data:`SIDE_CODES`."""
 
-    ``g_c = (1 - p_c) * absent + p_c * present`` is affine in ``p_c``, so a hidden variable whose only
-    child is cause ``c`` sums out of the evidence as ``p_c <- sum_r P(r | its parents) p_c(r, ...)``,
-    whatever the terms: done once per set of observed variables, not per query or term.
-    Returns ``(priors, causes)``: ``[(scope, table)]`` for the remaining variables' priors (the table's
-    last axis is the variable) and one ``(scope, P(present | scope))`` per cause.
-    """
-    cache = model.__dict__.setdefault("_absorbed_cache", {})
-    if observed_vars in cache:
-        return cache[observed_vars]
-    priors = {i: ((*v.parents, i), v.table) for i, v in enumerate(model.upper)}
-    causes = [(c.parents, c.p_present) for c in model.causes]
-    changed = True
-    while changed:
-        changed = False
-        for r in list(priors):
-            if r in observed_vars:
-                continue
-            children = [c for c, (scope, _) in enumerate(causes) if r in scope]
-            upper_children = [i for i, (scope, _) in priors.items() if i != r and r in scope]
-            if len(children) != 1 or upper_children:
-                continue
-            (c,) = children
-            scope_c, table_c = causes[c]
-            scope_r, table_r = priors.pop(r)
-            out = tuple(sorted((set(scope_c) | set(scope_r)) - {r}))
-            spec = "".join(_LETTERS[u] for u in scope_c) + "," + "".join(_LETTERS[u] for u in scope_r)
-            causes[c] = (out, np.einsum(spec + "->" + "".join(_LETTERS[u] for u in out), table_c, table_r))
-            changed = True
-    cache[observed_vars] = result = (list(priors.values()), causes)
-    return result
+    upper: np.ndarray
+    findings: np.ndarray
+    side: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.side)
 
 
-def _eliminate(model: Model, observed: Mapping[int, int], terms: _Terms, dtype: type) -> np.ndarray:
-    """``Z[t, j]``: the upper layer summed out for each term ``t`` and clamp ``j`` (see module doc):
-    ``j = 0`` none, ``j = 1 + c`` cause ``c`` present, ``j = 1 + C + c`` cause ``c`` activating.
+def codes_from_evidence(model: Model, rows: Sequence[Evidence]) -> Codes:
+    upper = np.full((len(rows), len(model.upper)), -1, dtype=np.int64)
+    findings = np.full((len(rows), len(model.findings)), -1, dtype=np.int64)
+    side = np.zeros(len(rows), dtype=np.int64)
+    for r, ev in enumerate(rows):
+        for i, s in ev.upper.items():
+            upper[r, i] = s
+        for i, allowed in ev.findings.items():
+            if i == model.side_index:
+                side[r] = SIDE_CODES.index(allowed)
+            elif len(allowed) == 1:
+                findings[r, i] = next(iter(allowed))
+    return Codes(upper, findings, side)
 
-    One forward elimination gives ``Z``; a backward pass through the recorded einsums gives each cause
-    factor's cavity ``dZ/dg_c`` (the product of everything else, summed to the cause's parents), and
-    ``Z`` with ``g_c`` replaced by its present or activated part is the cavity dotted with that part.
-    """
-    n_terms, n_causes = terms.present.shape
-    priors, cause_tables = _absorbed(model, frozenset(observed))
 
-    def restrict(scope: Sequence[int], table: np.ndarray) -> tuple[tuple[int, ...], np.ndarray]:
-        index = tuple(observed.get(v, slice(None)) for v in scope)
-        return tuple(v for v in scope if v not in observed), table[index].astype(dtype, copy=False)
+# --- terms ------------------------------------------------------------------------------------------
 
-    # factor: [scope, array (T or 1, *cards), needs_grad]
-    factors: list[list] = []
-    for scope, table in priors:
-        scope, table = restrict(scope, table)
-        factors.append([scope, table[None], False])
-    cause_parts = []
-    for c, (scope, table) in enumerate(cause_tables):
-        scope, p = restrict(scope, table)
-        shape = (n_terms,) + (1,) * p.ndim
-        present = p * terms.present[:, c].reshape(shape)
-        active = p * terms.active[:, c].reshape(shape)
-        factors.append([scope, (1 - p) * terms.absent[:, c].reshape(shape) + present, True])
-        cause_parts.append((len(factors) - 1, present, active))
 
-    scopes = tuple(frozenset(f[0]) for f in factors)
-    order = _elimination_order(scopes, frozenset().union(*scopes))  # absorbed variables are gone
+def _block(
+    compiled: _Compiled, ids: list[np.ndarray], widths: list[int], n_rows: int, n_causes: int, dtype: type
+) -> tuple[np.ndarray, ...]:
+    """Outer product over positions: ``coef (R, T)`` and ``absent, present, not_activated (R, T, C)``."""
+    coef = np.ones((n_rows, 1), dtype=dtype)
+    vectors = [np.ones((n_rows, 1, n_causes), dtype=dtype) for _ in range(3)]
+    for width, rows in zip(widths, ids):
+        bank = compiled.banks[width]
+        new_coef = bank.coef[rows].astype(dtype, copy=False)  # (R, w)
+        coef = (coef[:, :, None] * new_coef[:, None, :]).reshape(n_rows, -1)
+        for k, table in enumerate((bank.absent, bank.present, bank.not_activated)):
+            new = table[rows].astype(dtype, copy=False)  # (R, w, C)
+            vectors[k] = (vectors[k][:, :, None, :] * new[:, None, :, :]).reshape(n_rows, -1, n_causes)
+    return (coef, *vectors)
+
+
+def _group_terms(
+    model: Model, compiled: _Compiled, findings: np.ndarray, side_code: int, dtype: type
+) -> tuple[np.ndarray, ...]:
+    """Terms of rows that share the shape of their evidence: ``coef (R, T)``, ``absent``,
+    ``present``, ``active`` ``(R, T, C)``."""
+    n_rows, n_causes = len(findings), len(model.causes)
+    blocks = []
+    for gated in (True, False):
+        columns = [i for i, f in enumerate(model.findings) if f.gated == gated and f.kind != "side"]
+        per_row: list[dict[int, list[int]]] = [{} for _ in range(n_rows)]
+        for r in range(n_rows):
+            for i in columns:
+                pattern = findings[r, i]
+                if pattern >= 0:
+                    width, row = compiled.entry[i, int(pattern)]
+                    per_row[r].setdefault(width, []).append(row)
+        widths, ids = [], []
+        for width in sorted({w for row in per_row for w in row}):
+            count = max(len(row.get(width, [])) for row in per_row)
+            padded = np.zeros((n_rows, count), dtype=np.int64)  # width-1 row 0 is "no information"
+            for r, row in enumerate(per_row):
+                padded[r, : len(row.get(width, []))] = row.get(width, [])
+            widths += [width] * count
+            ids += list(padded.T)
+        blocks.append(_block(compiled, ids, widths, n_rows, n_causes, dtype))
+    (coef_g, absent_g, produced_g, not_activated_g), (coef_o, absent_o, present_o, _) = blocks
+    s = model.activation.astype(dtype)
+    pi = model.findings[model.side_index].subset_mult.astype(dtype)  # P(side within S | activated)
+    side_terms = compiled.side_terms[side_code]
+    coef_n = np.concatenate([c * coef_g for _, c in side_terms], axis=1)
+    absent_n = np.concatenate([absent_g for _ in side_terms], axis=1)
+    active_n = np.concatenate([s * pi[subset] * produced_g for subset, _ in side_terms], axis=1)
+    present_n = np.concatenate([(1 - s) * not_activated_g for _ in side_terms], axis=1) + active_n
+
+    def combine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return (a[:, :, None, :] * b[:, None, :, :]).reshape(n_rows, -1, n_causes)
+
+    coef = (coef_n[:, :, None] * coef_o[:, None, :]).reshape(n_rows, -1)
+    return coef, combine(absent_n, absent_o), combine(present_n, present_o), combine(active_n, present_o)
+
+
+# --- elimination ------------------------------------------------------------------------------------
+
+
+def _full(table: np.ndarray, scope: Sequence[int], n_upper: int) -> np.ndarray:
+    """``table`` over ``scope`` as an array over every upper variable (size 1 outside the scope),
+    after two batch axes: factors then multiply by broadcasting and sum out by ``.sum(axis)``."""
+    order = sorted(range(len(scope)), key=lambda k: scope[k])
+    shape = [1] * n_upper
+    for k in order:
+        shape[scope[k]] = table.shape[k]
+    return np.transpose(table, order).reshape((1, 1, *shape))
+
+
+def _eliminate(
+    model: Model,
+    compiled: _Compiled,
+    upper: np.ndarray,
+    absent: np.ndarray,
+    present: np.ndarray,
+    active: np.ndarray,
+    dtype: type,
+) -> np.ndarray:
+    """``Z[r, t, j]``: the upper layer summed out for each row, term and clamp: ``j = 0`` none,
+    ``j = 1 + c`` cause ``c`` present, ``j = 1 + C + c`` cause ``c`` producing the numbness."""
+    n_rows, n_terms, n_causes = present.shape
+    n_upper = len(model.upper)
+    observed_all = frozenset(int(v) for v in np.flatnonzero((upper >= 0).all(axis=0)))
+
+    def evidence(arr: np.ndarray, v: int) -> np.ndarray:
+        """Weigh (or, observed in every row, select) variable ``v`` of ``arr`` by the rows' evidence."""
+        axis = 2 + v
+        if arr.shape[axis] == 1:
+            return arr
+        if v in observed_all:
+            values = upper[:, v]
+            if (values == values[0]).all():  # one value for every row (always so for one row): a view
+                index = [slice(None)] * arr.ndim
+                index[axis] = slice(values[0], values[0] + 1)
+                return arr[tuple(index)]
+            onehot = np.zeros((n_rows, arr.shape[axis]), dtype=dtype)
+            onehot[np.arange(n_rows), values] = 1
+            shape = [n_rows] + [1] * (arr.ndim - 1)
+            shape[axis] = arr.shape[axis]
+            return (arr * onehot.reshape(shape)).sum(axis=axis, keepdims=True)
+        observed = upper[:, v] >= 0
+        if not observed.any():
+            return arr
+        e = np.ones((n_rows, arr.shape[axis]), dtype=dtype)
+        e[observed] = 0
+        e[observed, upper[observed, v]] = 1
+        shape = [n_rows] + [1] * (arr.ndim - 1)
+        shape[axis] = arr.shape[axis]
+        return arr * e.reshape(shape)
+
+    factors: list[list] = []  # [array (R|1, T|1, *upper dims), needs_grad]
+    for scope, table in compiled.prior_scopes:
+        arr = evidence(_full(table.astype(dtype), scope, n_upper), scope[-1])
+        for v in observed_all.intersection(scope[:-1]):
+            arr = evidence(arr, v)
+        factors.append([arr, False])
+    parts = []
+    for c, (_, absorbed) in enumerate(compiled.cause_scopes):
+        cause = model.causes[c]
+        p = _full(cause.p_present.astype(dtype), cause.parents, n_upper)
+        alpha, beta = 1 - p, p
+        for r in absorbed:  # alpha, beta <- sum_r P(r | ...) e_r(r) alpha, beta
+            var = model.upper[r]
+            weight = evidence(_full(var.table.astype(dtype), (*var.parents, r), n_upper), r)
+            alpha, beta = evidence(alpha, r), evidence(beta, r)  # selects r where every row observed it
+            alpha = (alpha * weight).sum(axis=2 + r, keepdims=True)
+            beta = (beta * weight).sum(axis=2 + r, keepdims=True)
+        for v in observed_all:  # select the observed state (absorbed variables are already summed)
+            alpha, beta = evidence(alpha, v), evidence(beta, v)
+        batch = (n_rows, n_terms) + (1,) * n_upper
+        pres = beta * present[:, :, c].reshape(batch)
+        factors.append([alpha * absent[:, :, c].reshape(batch) + pres, True])
+        parts.append((len(factors) - 1, pres, beta * active[:, :, c].reshape(batch)))
+
+    def scope_of(arr: np.ndarray) -> frozenset[int]:
+        return frozenset(v for v in range(n_upper) if arr.shape[2 + v] > 1)
+
+    scopes = tuple(scope_of(f[0]) for f in factors)
+    order = _elimination_order(scopes, frozenset().union(*scopes))
     alive = list(range(len(factors)))
     tape = []
     for v in order:
-        involved = [i for i in alive if v in factors[i][0]]
-        alive = [i for i in alive if v not in factors[i][0]]
-        out_scope = tuple(sorted({u for i in involved for u in factors[i][0]} - {v}))
-        specs = ["..." + "".join(_LETTERS[u] for u in factors[i][0]) for i in involved]
-        out_spec = "..." + "".join(_LETTERS[u] for u in out_scope)
-        out = np.einsum(",".join(specs) + "->" + out_spec, *(factors[i][1] for i in involved))
-        factors.append([out_scope, out, any(factors[i][2] for i in involved)])
-        tape.append((involved, specs, out_spec, len(factors) - 1))
+        involved = [i for i in alive if factors[i][0].shape[2 + v] > 1]
+        alive = [i for i in alive if i not in involved]
+        product = factors[involved[0]][0]
+        for i in involved[1:]:
+            product = product * factors[i][0]
+        factors.append([product.sum(axis=2 + v, keepdims=True), any(factors[i][1] for i in involved)])
+        tape.append((involved, v, len(factors) - 1))
         alive.append(len(factors) - 1)
 
-    # Z is the product of the remaining scalar factors; each one's gradient is the product of the others
-    last = [np.broadcast_to(factors[i][1], (n_terms,)) for i in alive]
-    prefix = [np.ones(n_terms, dtype=dtype)]
+    batch = (n_rows, n_terms)
+    last = [np.broadcast_to(factors[i][0].reshape(factors[i][0].shape[:2]), batch) for i in alive]
+    prefix = [np.ones(batch, dtype=dtype)]
     for a in last:
         prefix.append(prefix[-1] * a)
-    suffix = np.ones(n_terms, dtype=dtype)
+    suffix = np.ones(batch, dtype=dtype)
     grads: dict[int, np.ndarray] = {}
     for k in range(len(last) - 1, -1, -1):
-        if factors[alive[k]][2]:
-            grads[alive[k]] = prefix[k] * suffix
+        if factors[alive[k]][1]:
+            grads[alive[k]] = (prefix[k] * suffix).reshape(batch + (1,) * n_upper)
         suffix = suffix * last[k]
-    z = prefix[-1]
-    for involved, specs, out_spec, out_id in reversed(tape):
+    for involved, v, out_id in reversed(tape):
         grad_out = grads.pop(out_id, None)
         if grad_out is None:
             continue
         for k, i in enumerate(involved):
-            if not factors[i][2]:
+            if not factors[i][1]:
                 continue
-            others = [j for j in range(len(involved)) if j != k]
-            target = specs[k][3:]
-            seen = set(out_spec[3:]).union(*(specs[j][3:] for j in others))
-            # a summed variable only operand k has: the gradient is constant along it
-            kept = "".join(letter for letter in target if letter in seen)
-            spec = ",".join([out_spec, *(specs[j] for j in others)]) + "->..." + kept
-            grad = np.einsum(spec, grad_out, *(factors[involved[j]][1] for j in others))
-            if kept != target:
-                for axis, letter in enumerate(target):
-                    if letter not in seen:
-                        grad = np.expand_dims(grad, axis + 1)
-                grad = np.broadcast_to(grad, (n_terms, *factors[i][1].shape[1:]))
+            grad = grad_out
+            for j in involved:
+                if j != i:
+                    grad = grad * factors[j][0]
+            target = factors[i][0].shape
+            axes = tuple(a for a in range(2, grad.ndim) if target[a] == 1 and grad.shape[a] > 1)
+            if axes:
+                grad = grad.sum(axis=axes, keepdims=True)
+            grad = np.broadcast_to(grad, batch + target[2:])
             grads[i] = grads[i] + grad if i in grads else grad
 
-    result = np.empty((n_terms, 1 + 2 * n_causes), dtype=dtype)
-    result[:, 0] = z
-    for c, (index, present, active) in enumerate(cause_parts):
-        cavity = np.broadcast_to(grads[index], factors[index][1].shape).reshape(n_terms, -1)
-        result[:, 1 + c] = np.einsum(
-            "ti,ti->t", cavity, np.broadcast_to(present, factors[index][1].shape).reshape(n_terms, -1)
-        )
-        result[:, 1 + n_causes + c] = np.einsum(
-            "ti,ti->t", cavity, np.broadcast_to(active, factors[index][1].shape).reshape(n_terms, -1)
-        )
+    result = np.empty((n_rows, n_terms, 1 + 2 * n_causes), dtype=dtype)
+    result[:, :, 0] = prefix[-1]
+    for c, (index, pres, act) in enumerate(parts):
+        cavity = grads[index]
+        axes = tuple(range(2, cavity.ndim))
+        result[:, :, 1 + c] = (cavity * pres).sum(axis=axes)
+        result[:, :, 1 + n_causes + c] = (cavity * act).sum(axis=axes)
     return result
 
 
-def _run(model: Model, evidence: Evidence, dtype: type) -> tuple[np.ndarray, np.ndarray, int]:
-    """Signed and absolute sums over terms of ``Z[t, j]``, and the number of terms."""
-    terms = _terms(model, evidence.findings, dtype)
-    coef = terms.coef
-    n_clamps = 1 + 2 * len(model.causes)
-    widest = max((c.p_present.size for c in model.causes), default=1)
-    chunk = max(1, CHUNK_BYTES // (8 * n_clamps * widest * 4))
-    total = np.zeros(n_clamps, dtype=dtype)
-    absolute = np.zeros(n_clamps, dtype=dtype)
-    for start in range(0, len(coef), chunk):
-        part = slice(start, start + chunk)
-        chunk_terms = _Terms(coef[part], terms.absent[part], terms.present[part], terms.active[part])
-        z = _eliminate(model, evidence.upper, chunk_terms, dtype)
-        c = coef[part]
-        total += c @ z
-        absolute += np.abs(c) @ z
-    return total, absolute, len(coef)
+# --- driver -----------------------------------------------------------------------------------------
+
+
+def _shape_key(model: Model, compiled: _Compiled, findings: np.ndarray, side: np.ndarray) -> list[tuple]:
+    """Rows with the same key have the same term structure (side code, positives of each width)."""
+    keys = []
+    for r in range(len(side)):
+        counts: dict[tuple[bool, int], int] = {}
+        for i in np.flatnonzero(findings[r] >= 0):
+            width = compiled.entry[int(i), int(findings[r, i])][0]
+            if width > 1:
+                key = (model.findings[i].gated, width)
+                counts[key] = counts.get(key, 0) + 1
+        keys.append((int(side[r]), tuple(sorted(counts.items()))))
+    return keys
+
+
+def _sums(
+    model: Model, compiled: _Compiled, codes: Codes, rows: np.ndarray, dtype: type
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For rows of one shape: signed and absolute sums over terms of ``Z[r, t, j]``, and term counts."""
+    coef, absent, present, active = _group_terms(model, compiled, codes.findings[rows], int(codes.side[rows[0]]), dtype)
+    n_terms = coef.shape[1]
+    total = np.zeros((len(rows), 1 + 2 * len(model.causes)), dtype=dtype)
+    absolute = np.zeros_like(total)
+    step = max(1, CHUNK_ELEMENTS // max(1, n_terms * compiled.widest * len(model.causes)))
+    for start in range(0, len(rows), step):
+        part = slice(start, start + step)
+        z = _eliminate(model, compiled, codes.upper[rows][part], absent[part], present[part], active[part], dtype)
+        total[part] = np.einsum("rt,rtj->rj", coef[part], z)
+        absolute[part] = np.einsum("rt,rtj->rj", np.abs(coef[part]), z)
+    return total, absolute, np.full(len(rows), n_terms)
+
+
+def infer_codes(model: Model, codes: Codes) -> Answer:
+    """Exact posteriors for every row of ``codes`` (see the module docstring)."""
+    compiled = _compile(model)
+    n_rows, n_causes = len(codes), len(model.causes)
+    posterior = np.full((n_rows, 2 * n_causes), np.nan)
+    evidence_probability = np.full(n_rows, np.nan)
+    error_bound = np.full(n_rows, np.nan)
+    terms = np.zeros(n_rows, dtype=np.int64)
+    failure: list[Exception | None] = [None] * n_rows
+    ops = 4 * (n_causes + len(model.upper) + (codes.findings >= 0).sum(axis=1) + 8)
+
+    groups: dict[tuple, list[int]] = {}
+    for r, key in enumerate(_shape_key(model, compiled, codes.findings, codes.side)):
+        groups.setdefault(key, []).append(r)
+    for key, members in groups.items():
+        n_terms = len(compiled.side_terms[key[0]]) * int(np.prod([w**n for (_, w), n in key[1]], dtype=np.float64))
+        if n_terms > MAX_TERMS:
+            error = InferenceLimitError(
+                f"this evidence needs {n_terms} exact-inference terms (more than {MAX_TERMS}); "
+                "give fewer positive findings in one query"
+            )
+            for r in members:
+                failure[r] = error
+            continue
+        pending = np.array(members)
+        for dtype in (np.float64, np.longdouble):
+            eps = float(np.finfo(dtype).eps)
+            total, absolute, n = _sums(model, compiled, codes, pending, dtype)
+            p_e = total[:, 0]
+            ok = p_e > eps * ops[pending] * absolute[:, 0]
+            ratios = total[:, 1:] / np.where(ok, p_e, 1)[:, None]
+            bound = np.max(
+                eps
+                * ops[pending][:, None]
+                * (absolute[:, 1:] + ratios * absolute[:, :1])
+                / np.where(ok, p_e, 1)[:, None],
+                axis=1,
+            )
+            done = ok & (bound <= TARGET_ERROR) if dtype is np.float64 else ok & (bound <= MAX_ERROR)
+            rows = pending[done]
+            posterior[rows] = np.clip(ratios[done].astype(np.float64), 0.0, 1.0)
+            evidence_probability[rows] = p_e[done]
+            error_bound[rows] = bound[done]
+            terms[rows] = n[done]
+            pending = pending[~done]
+            if not len(pending):
+                break
+        for r, is_zero in zip(pending, ~ok[~done] if len(pending) else []):
+            failure[r] = (
+                ImpossibleEvidenceError(
+                    "the model gives this evidence probability zero (no combination of causes explains it)"
+                )
+                if is_zero
+                else InferenceLimitError(
+                    "exact inference lost precision on this evidence (error bound above "
+                    f"{MAX_ERROR:g} in extended precision); give fewer positive findings"
+                )
+            )
+
+    # prior given the context and risk factors only: one term per row
+    context = Codes(codes.upper, np.full_like(codes.findings, -1), np.full_like(codes.side, ANYTHING))
+    total, _, _ = _sums(model, compiled, context, np.arange(n_rows), np.float64)
+    prior = np.clip(total[:, 1 : 1 + n_causes] / total[:, :1], 0.0, 1.0)
+    return Answer(
+        posterior=posterior[:, :n_causes],
+        explains=posterior[:, n_causes:],
+        prior=prior,
+        evidence_probability=evidence_probability,
+        error_bound=error_bound,
+        terms=terms,
+        failure=failure,
+    )
 
 
 def infer_exact(model: Model, evidence: Evidence) -> Answer:
-    """Posterior and context prior of every cause (see the module docstring)."""
-    ops = 4 * (len(model.causes) + len(model.upper) + len(evidence.findings) + 8)
-    for dtype in (np.float64, np.longdouble):
-        eps = float(np.finfo(dtype).eps)
-        total, absolute, n_terms = _run(model, evidence, dtype)
-        p_e = total[0]
-        if not p_e > eps * ops * absolute[0]:
-            if dtype is np.float64:
-                continue  # indistinguishable from zero here: decide in extended precision
-            raise ImpossibleEvidenceError(
-                "the model gives this evidence probability zero (no combination of causes explains it)"
-            )
-        ratios = total[1:] / p_e
-        # |error| of num_j/den <= (err_num + ratio * err_den) / den, with err <= eps * ops * sum|terms|
-        error = float(np.max(eps * ops * (absolute[1:] + ratios * absolute[0]) / p_e))
-        if error <= TARGET_ERROR:
-            break
-    if error > MAX_ERROR:
-        raise InferenceLimitError(
-            f"exact inference lost precision (error bound {error:.1e}) on this evidence; give fewer positive findings"
-        )
-    context_only = Evidence(values={}, assumed=(), upper=evidence.upper, findings={})
-    prior_total, _, _ = _run(model, context_only, np.float64)
-    n_causes = len(model.causes)
-    prior = prior_total[1 : 1 + n_causes] / prior_total[0]
-    ratios = ratios.astype(np.float64)
-    return Answer(
-        posterior=np.clip(ratios[:n_causes], 0.0, 1.0),
-        explains=np.clip(ratios[n_causes:], 0.0, 1.0),
-        prior=np.clip(prior, 0.0, 1.0),
-        evidence_probability=float(p_e),
-        error_bound=error,
-        terms=n_terms,
-        dtype=np.dtype(dtype).name,
-    )
+    """One row: raises the row's error (impossible evidence, past the exact limit) if it has one."""
+    answer = infer_codes(model, codes_from_evidence(model, [evidence]))
+    if answer.failure[0] is not None:
+        raise answer.failure[0]
+    return answer
