@@ -416,11 +416,11 @@ def _eliminate(
         if factors[alive[k]][1]:
             grads[alive[k]] = (prefix[k] * suffix).reshape(batch + (1,) * n_upper)
         suffix = suffix * last[k]
-    for involved, v, out_id in reversed(tape):
+    for involved, _, out_id in reversed(tape):
         grad_out = grads.pop(out_id, None)
         if grad_out is None:
             continue
-        for k, i in enumerate(involved):
+        for i in involved:
             if not factors[i][1]:
                 continue
             grad = grad_out
