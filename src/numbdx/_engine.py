@@ -97,6 +97,9 @@ class _Compiled:
     entry: dict[tuple[int, int], tuple[int, int]]  # (finding, pattern) -> (width, row in bank)
     side_terms: tuple[tuple[tuple[int, int], ...], ...]  # per side code: (subset, coefficient)
     widest: int
+    width: np.ndarray  # (F, 2): width of the choices of finding f observed in pattern p (0: side)
+    bank_row: np.ndarray  # (F, 2): their row in the bank of that width
+    gated: np.ndarray  # (F,) bool
 
 
 def _moebius(allowed: frozenset[int], n_patterns: int) -> list[tuple[int, int]]:
@@ -189,6 +192,9 @@ def _compile(model: Model) -> _Compiled:
         entry=entry,
         side_terms=tuple(tuple(_moebius(code, 4)) for code in SIDE_CODES),
         widest=max(int(np.prod([upper_cards[u] for u in s], dtype=np.int64)) for s in scopes),
+        width=np.array([[entry.get((i, p), (0, 0))[0] for p in (0, 1)] for i in range(len(model.findings))]),
+        bank_row=np.array([[entry.get((i, p), (0, 0))[1] for p in (0, 1)] for i in range(len(model.findings))]),
+        gated=np.array([f.gated for f in model.findings]),
     )
     model.__dict__["_compiled"] = compiled
     return compiled
@@ -253,19 +259,42 @@ def codes_from_evidence(model: Model, rows: Sequence[Evidence]) -> Codes:
 # --- terms ------------------------------------------------------------------------------------------
 
 
+def _positions(compiled: _Compiled, findings: np.ndarray, mask: np.ndarray, width: int) -> np.ndarray:
+    """``(R, n)`` bank rows of each row's observations of ``width`` selected by ``mask``, padded with
+    bank row 0 (width 1: "no information")."""
+    observed = findings >= 0
+    pattern = np.where(observed, findings, 0)
+    columns = np.arange(findings.shape[1])
+    rows = compiled.bank_row[columns, pattern]
+    selected = mask & observed & (compiled.width[columns, pattern] == width)
+    count = int(selected.sum(axis=1).max(initial=0))
+    order = np.argsort(~selected, axis=1, kind="stable")[:, :count]
+    ids = np.take_along_axis(rows, order, axis=1)
+    ids[~np.take_along_axis(selected, order, axis=1)] = 0
+    return ids
+
+
 def _block(
-    compiled: _Compiled, ids: list[np.ndarray], widths: list[int], n_rows: int, n_causes: int, dtype: type
+    compiled: _Compiled, findings: np.ndarray, mask: np.ndarray, n_causes: int, dtype: type
 ) -> tuple[np.ndarray, ...]:
-    """Outer product over positions: ``coef (R, T)`` and ``absent, present, not_activated (R, T, C)``."""
-    coef = np.ones((n_rows, 1), dtype=dtype)
-    vectors = [np.ones((n_rows, 1, n_causes), dtype=dtype) for _ in range(3)]
-    for width, rows in zip(widths, ids):
+    """Terms of the observations selected by ``mask``: ``coef (R, T)`` and ``absent``, ``present``,
+    ``not_activated`` ``(R, T, C)``: negatives multiply in; each positive multiplies the terms."""
+    n_rows = len(findings)
+    bank = compiled.banks[1]
+    ids = _positions(compiled, findings, mask, 1)
+    coef = bank.coef[ids, 0].prod(axis=1).astype(dtype)[:, None]
+    vectors = [
+        table[ids, 0].prod(axis=1).astype(dtype)[:, None, :]
+        for table in (bank.absent, bank.present, bank.not_activated)
+    ]
+    for width in sorted(w for w in compiled.banks if w > 1):
         bank = compiled.banks[width]
-        new_coef = bank.coef[rows].astype(dtype, copy=False)  # (R, w)
-        coef = (coef[:, :, None] * new_coef[:, None, :]).reshape(n_rows, -1)
-        for k, table in enumerate((bank.absent, bank.present, bank.not_activated)):
-            new = table[rows].astype(dtype, copy=False)  # (R, w, C)
-            vectors[k] = (vectors[k][:, :, None, :] * new[:, None, :, :]).reshape(n_rows, -1, n_causes)
+        for rows in _positions(compiled, findings, mask, width).T:
+            new_coef = bank.coef[rows].astype(dtype, copy=False)  # (R, w)
+            coef = (coef[:, :, None] * new_coef[:, None, :]).reshape(n_rows, -1)
+            for k, table in enumerate((bank.absent, bank.present, bank.not_activated)):
+                new = table[rows].astype(dtype, copy=False)  # (R, w, C)
+                vectors[k] = (vectors[k][:, :, None, :] * new[:, None, :, :]).reshape(n_rows, -1, n_causes)
     return (coef, *vectors)
 
 
@@ -275,26 +304,9 @@ def _group_terms(
     """Terms of rows that share the shape of their evidence: ``coef (R, T)``, ``absent``,
     ``present``, ``active`` ``(R, T, C)``."""
     n_rows, n_causes = len(findings), len(model.causes)
-    blocks = []
-    for gated in (True, False):
-        columns = [i for i, f in enumerate(model.findings) if f.gated == gated and f.kind != "side"]
-        per_row: list[dict[int, list[int]]] = [{} for _ in range(n_rows)]
-        for r in range(n_rows):
-            for i in columns:
-                pattern = findings[r, i]
-                if pattern >= 0:
-                    width, row = compiled.entry[i, int(pattern)]
-                    per_row[r].setdefault(width, []).append(row)
-        widths, ids = [], []
-        for width in sorted({w for row in per_row for w in row}):
-            count = max(len(row.get(width, [])) for row in per_row)
-            padded = np.zeros((n_rows, count), dtype=np.int64)  # width-1 row 0 is "no information"
-            for r, row in enumerate(per_row):
-                padded[r, : len(row.get(width, []))] = row.get(width, [])
-            widths += [width] * count
-            ids += list(padded.T)
-        blocks.append(_block(compiled, ids, widths, n_rows, n_causes, dtype))
-    (coef_g, absent_g, produced_g, not_activated_g), (coef_o, absent_o, present_o, _) = blocks
+    gated = np.broadcast_to(compiled.gated, findings.shape)
+    coef_g, absent_g, produced_g, not_activated_g = _block(compiled, findings, gated, n_causes, dtype)
+    coef_o, absent_o, present_o, _ = _block(compiled, findings, ~gated, n_causes, dtype)
     s = model.activation.astype(dtype)
     pi = model.findings[model.side_index].subset_mult.astype(dtype)  # P(side within S | activated)
     side_terms = compiled.side_terms[side_code]
@@ -447,18 +459,19 @@ def _eliminate(
 # --- driver -----------------------------------------------------------------------------------------
 
 
-def _shape_key(model: Model, compiled: _Compiled, findings: np.ndarray, side: np.ndarray) -> list[tuple]:
-    """Rows with the same key have the same term structure (side code, positives of each width)."""
-    keys = []
-    for r in range(len(side)):
-        counts: dict[tuple[bool, int], int] = {}
-        for i in np.flatnonzero(findings[r] >= 0):
-            width = compiled.entry[int(i), int(findings[r, i])][0]
-            if width > 1:
-                key = (model.findings[i].gated, width)
-                counts[key] = counts.get(key, 0) + 1
-        keys.append((int(side[r]), tuple(sorted(counts.items()))))
-    return keys
+def _shape_keys(compiled: _Compiled, codes: Codes) -> tuple[np.ndarray, np.ndarray]:
+    """Rows with the same key have the same term structure: side code, and the number of positives
+    of each width among gated and other findings. Returns the distinct keys and each row's key."""
+    observed = codes.findings >= 0
+    columns = np.arange(codes.findings.shape[1])
+    width = np.where(observed, compiled.width[columns, np.where(observed, codes.findings, 0)], 0)
+    widths = sorted(w for w in compiled.banks if w > 1)
+    parts = [codes.side[:, None]]
+    for gated in (True, False):
+        in_block = compiled.gated == gated
+        parts += [((width == w) & in_block).sum(axis=1, keepdims=True) for w in widths]
+    keys, inverse = np.unique(np.concatenate(parts, axis=1), axis=0, return_inverse=True)
+    return keys, inverse.reshape(-1)
 
 
 def _sums(
@@ -489,11 +502,14 @@ def infer_codes(model: Model, codes: Codes) -> Answer:
     failure: list[Exception | None] = [None] * n_rows
     ops = 4 * (n_causes + len(model.upper) + (codes.findings >= 0).sum(axis=1) + 8)
 
-    groups: dict[tuple, list[int]] = {}
-    for r, key in enumerate(_shape_key(model, compiled, codes.findings, codes.side)):
-        groups.setdefault(key, []).append(r)
-    for key, members in groups.items():
-        n_terms = len(compiled.side_terms[key[0]]) * int(np.prod([w**n for (_, w), n in key[1]], dtype=np.float64))
+    keys, inverse = _shape_keys(compiled, codes)
+    widths = sorted(w for w in compiled.banks if w > 1)
+    for g, key in enumerate(keys):
+        members = np.flatnonzero(inverse == g)
+        counts = list(key[1 : 1 + len(widths)]) + list(key[1 + len(widths) :])
+        n_terms = len(compiled.side_terms[key[0]]) * int(
+            np.prod([float(w) ** n for w, n in zip(widths * 2, counts)], dtype=np.float64)
+        )
         if n_terms > MAX_TERMS:
             error = InferenceLimitError(
                 f"this evidence needs {n_terms} exact-inference terms (more than {MAX_TERMS}); "
@@ -502,7 +518,7 @@ def infer_codes(model: Model, codes: Codes) -> Answer:
             for r in members:
                 failure[r] = error
             continue
-        pending = np.array(members)
+        pending = members
         for dtype in (np.float64, np.longdouble):
             eps = float(np.finfo(dtype).eps)
             total, absolute, n = _sums(model, compiled, codes, pending, dtype)

@@ -1,37 +1,168 @@
 """Score a table of patients: ``numbdx.infer_frame(df)``.
 
-Runs unchanged as a Dask partition function (``ddf.map_partitions(numbdx.infer_frame)``): it takes
-and returns a pandas DataFrame, keeps the index, and gives an empty frame with the right columns for
-an empty input (Dask's ``meta``).
+Columns are validated and encoded at once (no Python work per row), and rows whose evidence has the
+same shape are scored together by the same engine that answers :func:`numbdx.infer` (a batch of one),
+so a row gets the numbers ``infer`` gives it. Runs unchanged as a Dask partition function
+(``ddf.map_partitions(numbdx.infer_frame)``): it takes and returns a pandas DataFrame, keeps the
+index, and gives an empty frame with the right columns for an empty input (Dask's ``meta``).
 """
 
 from __future__ import annotations
 
-import math
-from typing import TYPE_CHECKING, Any, Literal
+import difflib
+import itertools
+import numbers
+from typing import TYPE_CHECKING, Literal
 
-from ._api import infer, load_model
-from ._exceptions import EvidenceError, InvalidEvidenceValueError, UnknownEvidenceError
+import numpy as np
+
+from ._api import load_model
+from ._engine import Codes, infer_codes
+from ._evidence import MAX_AGE
+from ._exceptions import EvidenceError, ImpossibleEvidenceError, InvalidEvidenceValueError, UnknownEvidenceError
+from ._model import CHIEF_COMPLAINT, Model
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ._model import Model
-
 QUANTITIES = ("explains", "posterior", "prior")
+_SIDE_CODE = {"left": 1, "right": 2, "both": 3}
 
 
-def _is_missing(value: Any) -> bool:
-    if value is None:
-        return True
-    try:
-        import pandas as pd
+class _Rows:
+    """Per-row validation errors, first one kept."""
 
-        if value is pd.NA or value is pd.NaT:
-            return True
-    except ImportError:  # pragma: no cover - pandas is a dependency
-        pass
-    return isinstance(value, float) and math.isnan(value)
+    def __init__(self, index: pd.Index) -> None:
+        self.index = index
+        self.errors: dict[int, EvidenceError] = {}
+
+    def fail(self, rows: np.ndarray, make: type[EvidenceError], message: str) -> None:
+        for r in np.flatnonzero(rows):
+            self.errors.setdefault(int(r), make(f"row {self.index[r]!r}: {message}"))
+
+
+def _booleans(column: pd.Series, name: str, rows: _Rows) -> np.ndarray:
+    """-1 missing, 0 False, 1 True; anything else is an error for that row."""
+    import pandas as pd
+
+    out = np.full(len(column), -1, dtype=np.int64)
+    if column.dtype == bool:
+        return column.to_numpy().astype(np.int64)
+    missing = column.isna().to_numpy()
+    if isinstance(column.dtype, pd.BooleanDtype):
+        out[~missing] = column[~missing].to_numpy().astype(np.int64)
+        return out
+    values = column.to_numpy(dtype=object)
+    valid = np.array([isinstance(v, bool | np.bool_) for v in values], dtype=bool) | missing
+    rows.fail(~valid, InvalidEvidenceValueError, f"evidence {name!r} expects True or False")
+    ok = valid & ~missing
+    out[ok] = np.array([bool(v) for v in values[ok]], dtype=np.int64)
+    return out
+
+
+def _states(column: pd.Series, name: str, states: tuple[str, ...], rows: _Rows) -> np.ndarray:
+    """-1 missing, else the index of the state; anything else is an error for that row."""
+    missing = column.isna().to_numpy()
+    values = column.to_numpy(dtype=object)
+    out = np.full(len(column), -1, dtype=np.int64)
+    for k, state in enumerate(states):
+        out[np.array([isinstance(v, str) and v == state for v in values], dtype=bool)] = k
+    rows.fail((out < 0) & ~missing, InvalidEvidenceValueError, f"evidence {name!r} expects one of {states}")
+    return out
+
+
+def _ages(model: Model, column: pd.Series, rows: _Rows) -> np.ndarray:
+    """-1 missing, else the age band; a non-number or an age outside 0-130 is an error for that row."""
+    missing = column.isna().to_numpy()
+    if column.dtype.kind in "iuf":
+        years = column.to_numpy(dtype=float)
+    else:
+        values = column.to_numpy(dtype=object)
+        numeric = np.array(
+            [isinstance(v, numbers.Real) and not isinstance(v, bool | np.bool_) for v in values], dtype=bool
+        )
+        rows.fail(~numeric & ~missing, InvalidEvidenceValueError, "evidence 'age' expects a number of years")
+        years = np.array([float(v) if ok else np.nan for v, ok in zip(values, numeric)])
+    known = ~np.isnan(years)
+    bad = known & ~((years >= 0) & (years <= MAX_AGE))
+    rows.fail(bad, InvalidEvidenceValueError, f"evidence 'age' must be between 0 and {MAX_AGE:g} years")
+    bounds = np.asarray(model.knowledge.age_lower_bounds)
+    out = np.full(len(column), -1, dtype=np.int64)
+    good = known & ~bad
+    out[good] = np.searchsorted(bounds, years[good], side="right") - 1
+    return out
+
+
+def encode_frame(model: Model, frame: pd.DataFrame) -> tuple[Codes, dict[int, EvidenceError]]:
+    """Validate ``frame`` and encode it for the engine; per-row errors are returned, not raised."""
+    known = set(model.evidence_names())
+    for column in frame.columns:
+        if column not in known:
+            raise UnknownEvidenceError(column, difflib.get_close_matches(str(column), sorted(known), n=3, cutoff=0.6))
+    n = len(frame)
+    rows = _Rows(frame.index)
+    upper = np.full((n, len(model.upper)), -1, dtype=np.int64)
+    for i, var in enumerate(model.upper):
+        if var.name not in frame:
+            continue
+        column = frame[var.name]
+        if var.name == "age":
+            upper[:, i] = _ages(model, column, rows)
+        elif var.name == "sex":
+            upper[:, i] = _states(column, "sex", var.states, rows)
+        else:
+            upper[:, i] = _booleans(column, var.name, rows)
+    # a risk factor observed in a state its prior rules out in the observed context (pregnancy in a man)
+    for i, var in enumerate(model.upper):
+        observed = upper[:, i] >= 0
+        if not observed.any() or not var.parents:
+            continue
+        possible = np.ones(n, dtype=bool)
+        parent_known = [upper[:, p] >= 0 for p in var.parents]
+        for flags in itertools.product((True, False), repeat=len(var.parents)):
+            selected = observed.copy()
+            for known, flag in zip(parent_known, flags):
+                selected &= known == flag
+            if not selected.any():
+                continue
+            table = var.table  # an unknown parent allows any of its states
+            for axis in reversed([a for a, flag in enumerate(flags) if not flag]):
+                table = table.max(axis=axis)
+            index = tuple(upper[selected, p] for p, flag in zip(var.parents, flags) if flag)
+            possible[selected] = table[(*index, upper[selected, i])] > 0
+        rows.fail(~possible, ImpossibleEvidenceError, f"{var.name} is impossible in the row's context")
+
+    chief = np.ones(n, dtype=np.int64)
+    if CHIEF_COMPLAINT in frame:
+        given = _booleans(frame[CHIEF_COMPLAINT], CHIEF_COMPLAINT, rows)
+        chief = np.where(given >= 0, given, 1)
+    findings = np.full((n, len(model.findings)), -1, dtype=np.int64)
+    side = np.where(chief == 1, 0, 4)
+    for i, f in enumerate(model.findings):
+        if f.name not in frame:
+            continue
+        column = frame[f.name]
+        if f.kind == "side":
+            code = _states(column, f.name, f.states, rows)
+            given = code >= 0
+            rows.fail(given & (chief == 0), ImpossibleEvidenceError, f"{f.name} contradicts {CHIEF_COMPLAINT}=False")
+            side = np.where(given & (chief == 1), code + 1, side)
+            continue
+        if f.kind == "binary":
+            pattern = _booleans(column, f.name, rows)
+        else:
+            state = _states(column, f.name, f.states, rows)
+            pattern = np.where(state < 0, -1, np.where(state == 0, 1, 0))  # first state = unit on
+        if f.gated:
+            contradiction = (chief == 0) & ((pattern == 1) | ((pattern == 0) & (f.kind != "binary")))
+            rows.fail(
+                contradiction,
+                ImpossibleEvidenceError,
+                f"{f.name} describes the leg numbness, but {CHIEF_COMPLAINT}=False",
+            )
+            pattern = np.where(chief == 0, -1, pattern)  # implied by the absence of leg numbness
+        findings[:, i] = pattern
+    return Codes(upper, findings, side), rows.errors
 
 
 def infer_frame(
@@ -41,7 +172,7 @@ def infer_frame(
     quantity: Literal["explains", "posterior", "prior"] = "explains",
     errors: Literal["raise", "nan"] = "raise",
 ) -> pd.DataFrame:
-    """Score every row of ``frame`` (one patient per row) like :func:`numbdx.infer`.
+    """Score every row of ``frame`` (one patient per row) exactly as :func:`numbdx.infer` would.
 
     Parameters
     ----------
@@ -61,6 +192,11 @@ def infer_frame(
     -------
     pandas.DataFrame
         Same index as ``frame``; one float column per cause, in model order.
+
+    Raises
+    ------
+    UnknownEvidenceError
+        A column is not an evidence name (whatever ``errors`` says).
     """
     import pandas as pd
 
@@ -71,22 +207,18 @@ def infer_frame(
         raise ValueError(f"errors must be 'raise' or 'nan', got {errors!r}")
     if not isinstance(frame, pd.DataFrame):
         raise InvalidEvidenceValueError(f"infer_frame expects a pandas DataFrame, got {type(frame).__name__}")
-    known = set(model.evidence_names())
-    for column in frame.columns:
-        if column not in known:
-            import difflib
-
-            raise UnknownEvidenceError(column, difflib.get_close_matches(str(column), sorted(known), n=3, cutoff=0.6))
-    names = list(model.cause_names)
-    rows = []
-    for index, record in zip(frame.index, frame.to_dict(orient="records")):
-        evidence = {k: (v.item() if hasattr(v, "item") else v) for k, v in record.items() if not _is_missing(v)}
-        try:
-            d = infer(evidence, model=model)
-        except EvidenceError as exc:
-            if errors == "raise":
-                raise type(exc)(f"row {index!r}: {exc}") from exc
-            rows.append([math.nan] * len(names))
-            continue
-        rows.append([getattr(d[name], quantity) for name in names])
-    return pd.DataFrame(rows, index=frame.index, columns=names, dtype=float)
+    codes, row_errors = encode_frame(model, frame)
+    if row_errors and errors == "raise":
+        raise row_errors[min(row_errors)]
+    good = np.setdiff1d(np.arange(len(frame)), np.fromiter(row_errors, dtype=np.int64))
+    values = np.full((len(frame), len(model.causes)), np.nan)
+    if len(good):
+        answer = infer_codes(model, Codes(codes.upper[good], codes.findings[good], codes.side[good]))
+        result = getattr(answer, quantity)
+        for k, failure in enumerate(answer.failure):
+            if failure is not None:
+                if errors == "raise":
+                    raise type(failure)(f"row {frame.index[good[k]]!r}: {failure}")
+                result[k] = np.nan
+        values[good] = result
+    return pd.DataFrame(values, index=frame.index, columns=list(model.cause_names))

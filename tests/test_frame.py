@@ -1,0 +1,70 @@
+"""``infer_frame``: the same numbers as row-by-row ``infer``, missing values unknown, errors per row."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import numbdx
+from numbdx import ImpossibleEvidenceError, InvalidEvidenceValueError, UnknownEvidenceError
+
+from .strategies import evidence
+
+MODEL = numbdx.load_model()
+
+
+def _row_by_row(rows: list[dict], quantity: str) -> np.ndarray:
+    out = []
+    for ev in rows:
+        d = numbdx.infer(ev)
+        out.append([getattr(d[c], quantity) for c in MODEL.cause_names])
+    return np.array(out)
+
+
+@settings(max_examples=15)
+@given(
+    st.lists(evidence(MODEL, max_findings=5, chief=None), min_size=1, max_size=25),
+    st.sampled_from(["explains", "posterior", "prior"]),
+)
+def test_frame_equals_row_by_row(rows, quantity):
+    try:
+        expected = _row_by_row(rows, quantity)
+    except ImpossibleEvidenceError:
+        return
+    frame = pd.DataFrame(rows, index=[f"p{i}" for i in range(len(rows))])  # absent keys become NaN
+    got = numbdx.infer_frame(frame, quantity=quantity)
+    assert list(got.index) == list(frame.index) and list(got.columns) == list(MODEL.cause_names)
+    np.testing.assert_allclose(got.to_numpy(), expected, rtol=0, atol=1e-11)
+
+
+def test_missing_values_are_unknown_and_empty_frames_keep_columns():
+    frame = pd.DataFrame({"age": [40.0, np.nan], "sex": ["female", None], "numb_heel": [True, pd.NA]})
+    got = numbdx.infer_frame(frame)
+    assert np.allclose(got.iloc[1], numbdx.infer_frame(pd.DataFrame(index=[0])).iloc[0])
+    assert np.allclose(
+        got.iloc[0],
+        [numbdx.infer({"age": 40.0, "sex": "female", "numb_heel": True})[c].explains for c in MODEL.cause_names],
+    )
+    empty = numbdx.infer_frame(frame.iloc[:0])
+    assert empty.shape == (0, len(MODEL.causes)) and list(empty.columns) == list(MODEL.cause_names)
+
+
+def test_bad_rows_raise_with_their_label_or_become_nan():
+    frame = pd.DataFrame(
+        {"sex": ["female", "male", "female"], "pregnancy": [True, True, False], "diabetes": [True, False, "yes"]},
+        index=["ok", "pregnant_man", "typo"],
+    )
+    with pytest.raises(ImpossibleEvidenceError, match="row 'pregnant_man'"):
+        numbdx.infer_frame(frame.iloc[:2])
+    with pytest.raises(InvalidEvidenceValueError, match=r"row 'typo'.*diabetes"):
+        numbdx.infer_frame(frame.iloc[[0, 2]])
+    got = numbdx.infer_frame(frame, errors="nan")
+    assert got.loc["ok"].notna().all() and got.loc[["pregnant_man", "typo"]].isna().all().all()
+
+
+def test_unknown_column_is_an_error():
+    with pytest.raises(UnknownEvidenceError, match="numb_heel"):
+        numbdx.infer_frame(pd.DataFrame({"numb_heal": [True]}))
