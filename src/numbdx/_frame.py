@@ -213,7 +213,9 @@ def infer_frame(
     good = np.setdiff1d(np.arange(len(frame)), np.fromiter(row_errors, dtype=np.int64))
     values = np.full((len(frame), len(model.causes)), np.nan)
     if len(good):
-        answer = infer_codes(model, Codes(codes.upper[good], codes.findings[good], codes.side[good]))
+        answer = infer_codes(
+            model, Codes(codes.upper[good], codes.findings[good], codes.side[good]), with_prior=quantity == "prior"
+        )
         result = getattr(answer, quantity)
         for k, failure in enumerate(answer.failure):
             if failure is not None:
