@@ -564,7 +564,25 @@ def _sums(
 
 def infer_codes(model: Model, codes: Codes, *, with_prior: bool = True) -> Answer:
     """Exact posteriors for every row of ``codes`` (see the module docstring); ``with_prior=False``
-    skips the prior given the context (left NaN)."""
+    skips the prior given the context (left NaN). Identical rows are computed once."""
+    stacked = np.concatenate([codes.upper, codes.findings, codes.side[:, None]], axis=1)
+    unique, first, inverse = np.unique(stacked, axis=0, return_index=True, return_inverse=True)
+    if len(unique) < len(stacked):
+        inverse = inverse.reshape(-1)
+        answer = _infer_unique(model, Codes(codes.upper[first], codes.findings[first], codes.side[first]), with_prior)
+        return Answer(
+            posterior=answer.posterior[inverse],
+            explains=answer.explains[inverse],
+            prior=answer.prior[inverse],
+            evidence_probability=answer.evidence_probability[inverse],
+            error_bound=answer.error_bound[inverse],
+            terms=answer.terms[inverse],
+            failure=[answer.failure[i] for i in inverse],
+        )
+    return _infer_unique(model, codes, with_prior)
+
+
+def _infer_unique(model: Model, codes: Codes, with_prior: bool) -> Answer:
     compiled = _compile(model)
     n_rows, n_causes = len(codes), len(model.causes)
     posterior = np.full((n_rows, 2 * n_causes), np.nan)
