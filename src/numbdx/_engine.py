@@ -43,10 +43,11 @@ TARGET_ERROR = 1e-9  # the agreement the tests demand; the bound is conservative
 MAX_ERROR = 1e-6
 MAX_TERMS = 1 << 16
 # positive findings with at most this many causes, and at most this probability, are expanded without
-# cancellation (see _rare_findings)
+# cancellation (see _rare)
 ORDERED_MAX_PARENTS = 6
 RARE_ON = 0.02
 CHUNK_ELEMENTS = 8_000_000  # rows x terms x widest table entry per elimination pass
+FACTOR_CACHE_SIZE = 4096  # single-patient contexts whose upper-layer tables are kept
 _LETTERS = string.ascii_letters
 # The side finding's evidence: unknown side with leg numbness, left, right, both, no leg numbness, and
 # nothing known (the prior given the context).
@@ -346,7 +347,25 @@ def _eliminate(
 ) -> np.ndarray:
     """``Z[r, t, j]``: the upper layer summed out for each row, term and clamp: ``j = 0`` none,
     ``j = 1 + c`` cause ``c`` present, ``j = 1 + C + c`` cause ``c`` producing the numbness."""
-    n_rows = present.shape[0]
+    if len(upper) == 1:  # one patient: the tables depend on the context alone, and contexts repeat
+        cache = model.__dict__.setdefault("_factor_cache", {})
+        key = (upper.tobytes(), np.dtype(dtype).name)
+        built = cache.get(key)
+        if built is None:
+            if len(cache) >= FACTOR_CACHE_SIZE:
+                cache.clear()
+            built = cache[key] = _factors(model, compiled, upper, dtype)
+    else:
+        built = _factors(model, compiled, upper, dtype)
+    plan, priors, causes = built
+    return _eliminate_numpy(plan, priors, causes, absent, present, active, dtype)
+
+
+def _factors(model: Model, compiled: _Compiled, upper: np.ndarray, dtype: type) -> tuple:
+    """The plan and the compact tables of the upper layer given the rows' evidence: priors
+    ``(scope, (R|1, entries))`` and, per cause, ``(scope, alpha, beta)`` with ``g = alpha * absent +
+    beta * present``."""
+    n_rows = len(upper)
     n_upper = len(model.upper)
     observed_all = frozenset(int(v) for v in np.flatnonzero((upper >= 0).all(axis=0)))
 
@@ -403,7 +422,7 @@ def _eliminate(
         scope, alpha = compact(alpha)
         causes.append((scope, alpha, compact(beta)[1]))
     plan = _plan(tuple(s for s, _ in priors) + tuple(s for s, _, _ in causes), compiled.upper_cards)
-    return _eliminate_numpy(plan, priors, causes, absent, present, active, dtype)
+    return plan, priors, causes
 
 
 def _eliminate_numpy(
