@@ -182,3 +182,19 @@ def test_full_model_agrees_with_likelihood_weighted_sampling(model):
             plug_in = np.sqrt((weights**2 * (x - estimate) ** 2).sum()) / total
             se = max(plug_in, np.sqrt(got * (1 - got) / n_effective))
             assert abs(got - estimate) <= 4 * se, (variable, got, estimate, se)
+
+
+@pytest.mark.parametrize("causes", SUBMODEL_CAUSES[:3])
+def test_many_positive_findings_against_a_cancellation_free_reference(model, causes):
+    """Quickscore's alternating sum loses digits as positives grow; brute-force enumeration sums
+    positive probabilities only, so it is the high-precision reference. Every finding the sub-model has
+    is given as present (rare ones included), with the context fixed."""
+    sub = model.submodel(causes)
+    positives = [f.name for f in sub.findings if f.kind == "binary" and not f.gated][:12]
+    ev = {"age": 45, "sex": "female", **dict.fromkeys(positives, True)}
+    answer = numbdx.infer(ev, model=sub)
+    present, explains, _ = brute_force(sub, normalise(sub, ev))
+    assert len(positives) >= 8
+    np.testing.assert_allclose([answer[c].posterior for c in sub.cause_names], present, rtol=0, atol=TOL)
+    np.testing.assert_allclose([answer[c].explains for c in sub.cause_names], explains, rtol=0, atol=TOL)
+    assert answer.error_bound <= 1e-6

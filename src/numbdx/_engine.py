@@ -141,8 +141,7 @@ def _finding_choices(model: Model, index: int, pattern: int) -> list[tuple[float
             present[c], needed[c] = q, 0.0
             choices.append((1 - leak, needed, present, needed))
             earlier[c] = 1 - q
-        zero = (0.0, ones, ones, ones)
-        return choices + [zero] * (1 + ORDERED_MAX_PARENTS - len(choices))
+        return choices
     return [(c * f.leak_subset_mult[b], ones, f.subset_mult[b], ones) for b, c in _moebius(frozenset({pattern}), 2)]
 
 
