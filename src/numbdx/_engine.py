@@ -46,7 +46,7 @@ MAX_TERMS = 1 << 16
 # cancellation (see _rare)
 ORDERED_MAX_PARENTS = 6
 RARE_ON = 0.02
-CHUNK_ELEMENTS = 8_000_000  # rows x terms x widest table entry per elimination pass
+CHUNK_ELEMENTS = 1_000_000  # rows x terms x widest table entry per elimination pass
 FACTOR_CACHE_SIZE = 4096  # single-patient contexts whose upper-layer tables are kept
 _LETTERS = string.ascii_letters
 # The side finding's evidence: unknown side with leg numbness, left, right, both, no leg numbness, and
@@ -366,33 +366,25 @@ def _factors(model: Model, compiled: _Compiled, upper: np.ndarray, dtype: type) 
     beta * present``."""
     n_rows = len(upper)
     n_upper = len(model.upper)
-    observed_all = frozenset(int(v) for v in np.flatnonzero((upper >= 0).all(axis=0)))
+    observed = frozenset(int(v) for v in np.flatnonzero((upper >= 0).all(axis=0)))
+    if (upper[:, sorted(observed)] >= 0).sum() != (upper >= 0).sum():
+        raise AssertionError("rows of one batch must observe the same upper variables")
 
     def evidence(arr: np.ndarray, v: int) -> np.ndarray:
-        """Weigh (or, observed in every row, select) variable ``v`` of ``arr`` by the rows' evidence."""
+        """Select the observed state of ``v`` in ``arr`` (rows share which variables they observe)."""
         axis = 2 + v
-        if arr.shape[axis] == 1:
+        if arr.shape[axis] == 1 or v not in observed:
             return arr
-        if v in observed_all:
-            values = upper[:, v]
-            if (values == values[0]).all():  # one value for every row (always so for one row): a view
-                index = [slice(None)] * arr.ndim
-                index[axis] = slice(values[0], values[0] + 1)
-                return arr[tuple(index)]
-            onehot = np.zeros((n_rows, arr.shape[axis]), dtype=dtype)
-            onehot[np.arange(n_rows), values] = 1
-            shape = [n_rows] + [1] * (arr.ndim - 1)
-            shape[axis] = arr.shape[axis]
-            return (arr * onehot.reshape(shape)).sum(axis=axis, keepdims=True)
-        observed = upper[:, v] >= 0
-        if not observed.any():
-            return arr
-        e = np.ones((n_rows, arr.shape[axis]), dtype=dtype)
-        e[observed] = 0
-        e[observed, upper[observed, v]] = 1
+        values = upper[:, v]
+        if (values == values[0]).all():  # one value for every row (always so for one row): a view
+            index = [slice(None)] * arr.ndim
+            index[axis] = slice(values[0], values[0] + 1)
+            return arr[tuple(index)]
+        onehot = np.zeros((n_rows, arr.shape[axis]), dtype=dtype)
+        onehot[np.arange(n_rows), values] = 1
         shape = [n_rows] + [1] * (arr.ndim - 1)
         shape[axis] = arr.shape[axis]
-        return arr * e.reshape(shape)
+        return (arr * onehot.reshape(shape)).sum(axis=axis, keepdims=True)
 
     def compact(arr: np.ndarray) -> tuple[tuple[int, ...], np.ndarray]:
         """(scope, (R|1, entries)) from a full-rank array with no term axis."""
@@ -402,7 +394,7 @@ def _factors(model: Model, compiled: _Compiled, upper: np.ndarray, dtype: type) 
     priors = []  # (scope, (R|1, entries))
     for scope, table in compiled.prior_scopes:
         arr = evidence(_full(table.astype(dtype), scope, n_upper), scope[-1])
-        for v in observed_all.intersection(scope[:-1]):
+        for v in observed.intersection(scope[:-1]):
             arr = evidence(arr, v)
         priors.append(compact(arr))
     causes = []  # (scope, alpha (R|1, entries), beta (R|1, entries))
@@ -416,7 +408,7 @@ def _factors(model: Model, compiled: _Compiled, upper: np.ndarray, dtype: type) 
             alpha, beta = evidence(alpha, r), evidence(beta, r)  # selects r where every row observed it
             alpha = (alpha * weight).sum(axis=2 + r, keepdims=True)
             beta = (beta * weight).sum(axis=2 + r, keepdims=True)
-        for v in observed_all:  # select the observed state (absorbed variables are already summed)
+        for v in observed:  # select the observed state (absorbed variables are already summed)
             alpha, beta = evidence(alpha, v), evidence(beta, v)
         scope, alpha = compact(alpha)
         causes.append((scope, alpha, compact(beta)[1]))
@@ -445,12 +437,12 @@ def _eliminate_numpy(
         parts.append((len(arrays) - 1, pres, beta[:, None, :] * active[:, :, c, None]))
     n_initial = len(arrays)
     saved = []
-    for involved, union_index, out_index, _, _ in plan.steps:
-        expanded = [np.take(arrays[i], union_index[k], axis=-1) for k, i in enumerate(involved)]
+    for involved, gathers, card, _ in plan.steps:
+        expanded = [np.take(arrays[i], gathers[k], axis=-1) for k, i in enumerate(involved)]
         product = expanded[0]
         for e in expanded[1:]:
             product = product * e
-        arrays.append(product @ out_index)
+        arrays.append(product.reshape((*product.shape[:-1], -1, card)).sum(axis=-1))
         grad_needed.append(any(grad_needed[i] for i in involved))
         saved.append(expanded)
 
@@ -466,11 +458,11 @@ def _eliminate_numpy(
             grads[plan.final[k]] = (prefix[k] * suffix)[..., None]
         suffix = suffix * last[k]
     for step in range(len(plan.steps) - 1, -1, -1):
-        involved, _, _, out_gather, aggregate = plan.steps[step]
+        involved, _, card, groupings = plan.steps[step]
         grad_out = grads.pop(n_initial + step, None)
         if grad_out is None:
             continue
-        spread = np.take(grad_out, out_gather, axis=-1)  # d(out)/d(product) is 1 on each summed entry
+        spread = np.repeat(grad_out, card, axis=-1)  # d(out)/d(product) is 1 on each summed entry
         expanded = saved[step]
         for k, i in enumerate(involved):
             if not grad_needed[i]:
@@ -479,22 +471,26 @@ def _eliminate_numpy(
             for j, e in enumerate(expanded):
                 if j != k:
                     others = others * e
-            grad = others @ aggregate[k]
+            size = arrays[i].shape[-1]
+            grad = np.take(others, groupings[k], axis=-1).reshape((*others.shape[:-1], size, -1)).sum(axis=-1)
             grads[i] = grads[i] + grad if i in grads else grad
 
     result = np.empty((n_rows, n_terms, 1 + 2 * n_causes), dtype=dtype)
     result[:, :, 0] = prefix[-1]
     for c, (index, pres, act) in enumerate(parts):
         cavity = np.broadcast_to(grads[index], pres.shape)
-        result[:, :, 1 + c] = np.einsum("rti,rti->rt", cavity, pres)
-        result[:, :, 1 + n_causes + c] = np.einsum("rti,rti->rt", cavity, act)
+        result[:, :, 1 + c] = (cavity * pres).sum(axis=-1)
+        result[:, :, 1 + n_causes + c] = (cavity * act).sum(axis=-1)
     return result
 
 
 @dataclass(frozen=True)
 class _Plan:
-    """Elimination steps over compact factors: ``(operands, union gathers, sum-out matrix, gather of the
-    output onto the union, aggregation matrices back to each operand)``; ``final``: scalar factors."""
+    """Elimination steps over compact factors. Each step: ``(operands, gathers onto the union scope,
+    card of the summed variable, per operand: the permutation grouping union entries by its entry)``.
+    The union scope is the output scope followed by the summed variable, so summing out is a reshape
+    and a sum over the last axis; aggregating back to an operand is a gather and the same. No step
+    depends on the batch size, so a row's numbers do not depend on the other rows in its batch."""
 
     steps: tuple
     final: tuple[int, ...]
@@ -514,13 +510,7 @@ def _index(union: Sequence[int], sub: Sequence[int], cards: Sequence[int]) -> np
     return np.ravel_multi_index(tuple(multi[:, columns].T), shape) if sub else np.zeros(len(multi), dtype=np.int64)
 
 
-def _onehot(index: np.ndarray, size: int) -> np.ndarray:
-    out = np.zeros((len(index), size))
-    out[np.arange(len(index)), index] = 1.0
-    return out
-
-
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=1024)
 def _plan(scopes: tuple[tuple[int, ...], ...], cards: tuple[int, ...]) -> _Plan:
     order = _elimination_order(tuple(frozenset(s) for s in scopes), frozenset().union(*map(frozenset, scopes)))
     scopes_list = list(scopes)
@@ -529,17 +519,11 @@ def _plan(scopes: tuple[tuple[int, ...], ...], cards: tuple[int, ...]) -> _Plan:
     for v in order:
         involved = tuple(i for i in alive if v in scopes_list[i])
         alive = [i for i in alive if i not in involved]
-        union = tuple(sorted({u for i in involved for u in scopes_list[i]}))
-        out = tuple(u for u in union if u != v)
-        size_out = int(np.prod([cards[u] for u in out])) if out else 1
+        out = tuple(sorted({u for i in involved for u in scopes_list[i]} - {v}))
+        union = (*out, v)
         gathers = tuple(_index(union, scopes_list[i], cards) for i in involved)
-        out_gather = _index(union, out, cards)
-        sum_out = _onehot(out_gather, size_out)
-        aggregate = tuple(
-            _onehot(g, int(np.prod([cards[u] for u in scopes_list[i]])) if scopes_list[i] else 1)
-            for g, i in zip(gathers, involved)
-        )
-        steps.append((involved, gathers, sum_out, out_gather, aggregate))
+        groupings = tuple(np.argsort(g, kind="stable") for g in gathers)
+        steps.append((involved, gathers, cards[v], groupings))
         scopes_list.append(out)
         alive.append(len(scopes_list) - 1)
     return _Plan(steps=tuple(steps), final=tuple(alive))
@@ -549,13 +533,14 @@ def _plan(scopes: tuple[tuple[int, ...], ...], cards: tuple[int, ...]) -> _Plan:
 
 
 def _shape_keys(compiled: _Compiled, codes: Codes) -> tuple[np.ndarray, np.ndarray]:
-    """Rows with the same key have the same term structure: side code, and the number of positives
-    of each width among gated and other findings. Returns the distinct keys and each row's key."""
+    """Rows with the same key have the same term structure and the same elimination plan: side code,
+    which upper variables are observed, and the number of positives of each width among gated and other
+    findings. Returns the distinct keys and each row's key."""
     observed = codes.findings >= 0
     columns = np.arange(codes.findings.shape[1])
     width = np.where(observed, compiled.width[columns, np.where(observed, codes.findings, 0)], 0)
     widths = sorted(w for w in compiled.banks if w > 1)
-    parts = [codes.side[:, None]]
+    parts = [codes.side[:, None], (codes.upper >= 0).astype(np.int64)]
     for gated in (True, False):
         in_block = compiled.gated == gated
         parts += [((width == w) & in_block).sum(axis=1, keepdims=True) for w in widths]
@@ -575,8 +560,9 @@ def _sums(
     for start in range(0, len(rows), step):
         part = slice(start, start + step)
         z = _eliminate(model, compiled, codes.upper[rows][part], absent[part], present[part], active[part], dtype)
-        total[part] = np.einsum("rt,rtj->rj", coef[part], z)
-        absolute[part] = np.einsum("rt,rtj->rj", np.abs(coef[part]), z)
+        z = np.ascontiguousarray(np.swapaxes(z, 1, 2))  # (R, J, T): sum each row's terms in one order
+        total[part] = (coef[part][:, None, :] * z).sum(axis=-1)
+        absolute[part] = (np.abs(coef[part])[:, None, :] * z).sum(axis=-1)
     return total, absolute, np.full(len(rows), n_terms)
 
 
@@ -614,7 +600,7 @@ def _infer_unique(model: Model, codes: Codes, with_prior: bool) -> Answer:
     widths = sorted(w for w in compiled.banks if w > 1)
     for g, key in enumerate(keys):
         members = np.flatnonzero(inverse == g)
-        counts = list(key[1 : 1 + len(widths)]) + list(key[1 + len(widths) :])
+        counts = list(key[1 + len(model.upper) :])
         n_terms = len(compiled.side_terms[key[0]]) * int(
             np.prod([float(w) ** n for w, n in zip(widths * 2, counts)], dtype=np.float64)
         )
@@ -664,8 +650,11 @@ def _infer_unique(model: Model, codes: Codes, with_prior: bool) -> Answer:
     prior = np.full((n_rows, n_causes), np.nan)
     if with_prior:  # given the context and risk factors only: one term per row
         context = Codes(codes.upper, np.full_like(codes.findings, -1), np.full_like(codes.side, ANYTHING))
-        total, _, _ = _sums(model, compiled, context, np.arange(n_rows), np.float64)
-        prior = np.clip(total[:, 1 : 1 + n_causes] / total[:, :1], 0.0, 1.0)
+        _, inverse = _shape_keys(compiled, context)
+        for g in np.unique(inverse):
+            rows = np.flatnonzero(inverse == g)
+            total, _, _ = _sums(model, compiled, context, rows, np.float64)
+            prior[rows] = np.clip(total[:, 1 : 1 + n_causes] / total[:, :1], 0.0, 1.0)
     return Answer(
         posterior=posterior[:, :n_causes],
         explains=posterior[:, n_causes:],
