@@ -66,12 +66,20 @@ def test_bad_rows_raise_with_their_label_or_become_nan():
         {"sex": ["female", "male", "female"], "pregnancy": [True, True, False], "diabetes": [True, False, "yes"]},
         index=["ok", "pregnant_man", "typo"],
     )
-    with pytest.raises(ImpossibleEvidenceError, match="row 'pregnant_man'"):
+    with pytest.raises(
+        ImpossibleEvidenceError, match="row 'pregnant_man': pregnancy=True is impossible for sex='male'"
+    ):
         numbdx.infer_frame(frame.iloc[:2])
     with pytest.raises(InvalidEvidenceValueError, match=r"row 'typo'.*diabetes"):
         numbdx.infer_frame(frame.iloc[[0, 2]])
     got = numbdx.infer_frame(frame, errors="nan")
     assert got.loc["ok"].notna().all() and got.loc[["pregnant_man", "typo"]].isna().all().all()
+
+
+def test_integer_row_labels_read_as_written():
+    frame = pd.DataFrame({"sex": ["male"], "pregnancy": [True]}, index=pd.Index([137], dtype="int64"))
+    with pytest.raises(ImpossibleEvidenceError, match=r"^row 137: "):
+        numbdx.infer_frame(frame)
 
 
 def test_unknown_column_is_an_error():

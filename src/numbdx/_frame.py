@@ -29,6 +29,11 @@ QUANTITIES = ("explains", "posterior", "prior")
 _SIDE_CODE = {"left": 1, "right": 2, "both": 3}
 
 
+def _label(label: object) -> object:
+    """A row label as the user wrote it (``137``, not ``np.int64(137)``)."""
+    return label.item() if isinstance(label, np.generic) else label
+
+
 class _Rows:
     """Per-row validation errors, first one kept."""
 
@@ -38,7 +43,7 @@ class _Rows:
 
     def fail(self, rows: np.ndarray, make: type[EvidenceError], message: str) -> None:
         for r in np.flatnonzero(rows):
-            self.errors.setdefault(int(r), make(f"row {self.index[r]!r}: {message}"))
+            self.errors.setdefault(int(r), make(f"row {_label(self.index[r])!r}: {message}"))
 
 
 def _booleans(column: pd.Series, name: str, rows: _Rows) -> np.ndarray:
@@ -130,7 +135,15 @@ def encode_frame(model: Model, frame: pd.DataFrame) -> tuple[Codes, dict[int, Ev
                 table = table.max(axis=axis)
             index = tuple(upper[selected, p] for p, flag in zip(var.parents, flags) if flag)
             possible[selected] = table[(*index, upper[selected, i])] > 0
-        rows.fail(~possible, ImpossibleEvidenceError, f"{var.name} is impossible in the row's context")
+        for r in np.flatnonzero(~possible):  # say which context rules it out, as infer does
+            context = ", ".join(
+                f"{model.upper[p].name}={model.upper[p].states[upper[r, p]]!r}" for p in var.parents if upper[r, p] >= 0
+            )
+            rows.fail(
+                np.arange(n) == r,
+                ImpossibleEvidenceError,
+                f"{var.name}={var.states[upper[r, i]]} is impossible" + (f" for {context}" if context else ""),
+            )
 
     chief = np.ones(n, dtype=np.int64)
     if CHIEF_COMPLAINT in frame:
@@ -220,7 +233,7 @@ def infer_frame(
         for k, failure in enumerate(answer.failure):
             if failure is not None:
                 if errors == "raise":
-                    raise type(failure)(f"row {frame.index[good[k]]!r}: {failure}")
+                    raise type(failure)(f"row {_label(frame.index[good[k]])!r}: {failure}")
                 result[k] = np.nan
         values[good] = result
     return pd.DataFrame(values, index=frame.index, columns=list(model.cause_names))
