@@ -198,3 +198,17 @@ def test_many_positive_findings_against_a_cancellation_free_reference(model, cau
     np.testing.assert_allclose([answer[c].posterior for c in sub.cause_names], present, rtol=0, atol=TOL)
     np.testing.assert_allclose([answer[c].explains for c in sub.cause_names], explains, rtol=0, atol=TOL)
     assert answer.error_bound <= 1e-6
+
+
+def test_uncommon_positives_are_re_expanded_rather_than_refused():
+    """Six uncommon findings cancel beyond extended precision under Quickscore's expansion; the engine
+    re-expands them without cancellation (a 55-year-old man from a generated cohort)."""
+    ev = {
+        "age": 55.0, "sex": "male", "diabetes": False, "smoking": False, "overweight": False,
+        "sedentary_lifestyle": False, "crawling": True, "temperature_discrimination_loss": True,
+        "complete_sensory_loss": True, "pain_on_heel_step": True, "cramps_convulsions": True,
+        "vision_disturbance": True,
+    }  # fmt: skip
+    d = numbdx.infer(ev)
+    assert d.error_bound <= 1e-9
+    assert all(0 <= c.explains <= c.posterior <= 1 for c in d)

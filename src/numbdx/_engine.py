@@ -98,8 +98,9 @@ class _Compiled:
     entry: dict[tuple[int, int], tuple[int, int]]  # (finding, pattern) -> (width, row in bank)
     side_terms: tuple[tuple[tuple[int, int], ...], ...]  # per side code: (subset, coefficient)
     widest: int
-    width: np.ndarray  # (F, 2): width of the choices of finding f observed in pattern p (0: side)
-    bank_row: np.ndarray  # (F, 2): their row in the bank of that width
+    width: np.ndarray  # (F, 3): width of the choices of finding f observed as code 0, 1, ORDERED (0: side)
+    bank_row: np.ndarray  # (F, 3): their row in the bank of that width
+    p_on: np.ndarray  # (F,): upper bound on P(finding on), to pick what to re-expand
     gated: np.ndarray  # (F,) bool
 
 
@@ -113,25 +114,35 @@ def _moebius(allowed: frozenset[int], n_patterns: int) -> list[tuple[int, int]]:
     return items
 
 
-def _rare(model: Model, index: int) -> bool:
-    """A finding with few causes whose probability is small in every context: for it ``1 - P(off)``
-    cancels (relative error grows like 1/P(on)), so a positive one is expanded without cancellation.
-    The bound takes every cause at its most likely (and activated, for a gated finding)."""
+# Codes of a finding's observation: 0 absent, 1 present, ORDERED present and expanded without
+# cancellation (chosen for the rows whose precision needs it; see _reexpand).
+ORDERED = 2
+
+
+def _p_on_bound(model: Model, index: int) -> float:
+    """An upper bound on P(finding on) in any context: every cause at its most likely (and activated,
+    for a gated finding)."""
     f = model.findings[index]
-    if f.n_patterns != 2 or len(f.parents) > ORDERED_MAX_PARENTS:
-        return False
     p_off = f.leak_probs[0]
     for c in f.parents:
         reach = model.causes[c].p_present.max() * (model.activation[c] if f.gated else 1.0)
         p_off *= 1 - reach * f.pattern_probs[c, 1]
-    return 1 - p_off <= RARE_ON
+    return 1 - p_off
 
 
-def _finding_choices(model: Model, index: int, pattern: int) -> list[tuple[float, np.ndarray, ...]]:
-    """Choices ``(coef, absent, present, not_activated)`` for finding ``index`` observed in ``pattern``."""
+def _rare(model: Model, index: int) -> bool:
+    """A finding with few causes whose probability is small in every context: for it ``1 - P(off)``
+    cancels (relative error grows like 1/P(on)), so a positive one is always expanded without
+    cancellation."""
+    f = model.findings[index]
+    return f.n_patterns == 2 and len(f.parents) <= ORDERED_MAX_PARENTS and _p_on_bound(model, index) <= RARE_ON
+
+
+def _finding_choices(model: Model, index: int, code: int) -> list[tuple[float, np.ndarray, ...]]:
+    """Choices ``(coef, absent, present, not_activated)`` for finding ``index`` observed as ``code``."""
     f = model.findings[index]
     ones = np.ones(len(model.causes))
-    if pattern == 1 and _rare(model, index):
+    if code == ORDERED or (code == 1 and _rare(model, index)):
         leak = f.leak_probs[1]
         choices = [(leak, ones, ones, ones)]
         earlier = ones.copy()
@@ -142,7 +153,7 @@ def _finding_choices(model: Model, index: int, pattern: int) -> list[tuple[float
             choices.append((1 - leak, needed, present, needed))
             earlier[c] = 1 - q
         return choices
-    return [(c * f.leak_subset_mult[b], ones, f.subset_mult[b], ones) for b, c in _moebius(frozenset({pattern}), 2)]
+    return [(c * f.leak_subset_mult[b], ones, f.subset_mult[b], ones) for b, c in _moebius(frozenset({code}), 2)]
 
 
 def _compile(model: Model) -> _Compiled:
@@ -174,7 +185,7 @@ def _compile(model: Model) -> _Compiled:
     for i, f in enumerate(model.findings):
         if f.kind == "side":
             continue
-        for pattern in (0, 1):
+        for pattern in (0, 1, ORDERED):
             choices = _finding_choices(model, i, pattern)
             bank = by_width.setdefault(len(choices), [])
             entry[i, pattern] = (len(choices), len(bank))
@@ -192,8 +203,11 @@ def _compile(model: Model) -> _Compiled:
         entry=entry,
         side_terms=tuple(tuple(_moebius(code, 4)) for code in SIDE_CODES),
         widest=max(int(np.prod([upper_cards[u] for u in s], dtype=np.int64)) for s in scopes),
-        width=np.array([[entry.get((i, p), (0, 0))[0] for p in (0, 1)] for i in range(len(model.findings))]),
-        bank_row=np.array([[entry.get((i, p), (0, 0))[1] for p in (0, 1)] for i in range(len(model.findings))]),
+        width=np.array([[entry.get((i, p), (0, 0))[0] for p in (0, 1, ORDERED)] for i in range(len(model.findings))]),
+        bank_row=np.array(
+            [[entry.get((i, p), (0, 0))[1] for p in (0, 1, ORDERED)] for i in range(len(model.findings))]
+        ),
+        p_on=np.array([_p_on_bound(model, i) if f.kind != "side" else 1.0 for i, f in enumerate(model.findings)]),
         gated=np.array([f.gated for f in model.findings]),
     )
     model.__dict__["_compiled"] = compiled
@@ -586,18 +600,31 @@ def infer_codes(model: Model, codes: Codes, *, with_prior: bool = True) -> Answe
     return _infer_unique(model, codes, with_prior)
 
 
-def _infer_unique(model: Model, codes: Codes, with_prior: bool) -> Answer:
-    compiled = _compile(model)
-    n_rows, n_causes = len(codes), len(model.causes)
-    posterior = np.full((n_rows, 2 * n_causes), np.nan)
-    evidence_probability = np.full(n_rows, np.nan)
-    error_bound = np.full(n_rows, np.nan)
-    terms = np.zeros(n_rows, dtype=np.int64)
-    failure: list[Exception | None] = [None] * n_rows
-    ops = 4 * (n_causes + len(model.upper) + (codes.findings >= 0).sum(axis=1) + 8)
+def _reexpand(compiled: _Compiled, codes: Codes, rows: np.ndarray) -> Codes:
+    """The rows' positive findings re-coded as ORDERED (no cancellation), rarest first, while the
+    number of terms stays within a quarter of MAX_TERMS."""
+    findings = codes.findings[rows].copy()
+    columns = np.arange(findings.shape[1])
+    for k in range(len(rows)):
+        observed = findings[k] >= 0
+        widths = compiled.width[columns[observed], findings[k, observed]]
+        n_terms = len(compiled.side_terms[codes.side[rows[k]]]) * float(np.prod(widths.astype(np.float64)))
+        for f in sorted(np.flatnonzero(findings[k] == 1), key=lambda f: compiled.p_on[f]):
+            before, after = compiled.width[f, 1], compiled.width[f, ORDERED]
+            if after > before and n_terms / before * after <= MAX_TERMS // 4:
+                findings[k, f] = ORDERED
+                n_terms = n_terms / before * after
+    return Codes(codes.upper[rows], findings, codes.side[rows])
 
+
+def _solve(model: Model, compiled: _Compiled, codes: Codes, out: dict[str, np.ndarray], failure: list) -> np.ndarray:
+    """Fill ``out`` (posteriors, evidence probability, error bound, terms) for every row of ``codes``
+    that can be answered; set ``failure`` for the others; return the rows that lost precision."""
+    n_causes = len(model.causes)
+    ops = 4 * (n_causes + len(model.upper) + (codes.findings >= 0).sum(axis=1) + 8)
     keys, inverse = _shape_keys(compiled, codes)
     widths = sorted(w for w in compiled.banks if w > 1)
+    imprecise = []
     for g, key in enumerate(keys):
         members = np.flatnonzero(inverse == g)
         counts = list(key[1 + len(model.upper) :])
@@ -628,24 +655,51 @@ def _infer_unique(model: Model, codes: Codes, with_prior: bool) -> Answer:
             )
             done = ok & (bound <= TARGET_ERROR) if dtype is np.float64 else ok & (bound <= MAX_ERROR)
             rows = pending[done]
-            posterior[rows] = np.clip(ratios[done].astype(np.float64), 0.0, 1.0)
-            evidence_probability[rows] = p_e[done]
-            error_bound[rows] = bound[done]
-            terms[rows] = n[done]
+            out["posterior"][rows] = np.clip(ratios[done].astype(np.float64), 0.0, 1.0)
+            out["evidence_probability"][rows] = p_e[done]
+            out["error_bound"][rows] = bound[done]
+            out["terms"][rows] = n[done]
             pending = pending[~done]
             if not len(pending):
                 break
         for r, is_zero in zip(pending, ~ok[~done] if len(pending) else []):
-            failure[r] = (
-                ImpossibleEvidenceError(
+            if is_zero:
+                failure[r] = ImpossibleEvidenceError(
                     "the model gives this evidence probability zero (no combination of causes explains it)"
                 )
-                if is_zero
-                else InferenceLimitError(
-                    "exact inference lost precision on this evidence (error bound above "
-                    f"{MAX_ERROR:g} in extended precision); give fewer positive findings"
-                )
+            else:
+                imprecise.append(r)
+    return np.array(imprecise, dtype=np.int64)
+
+
+def _infer_unique(model: Model, codes: Codes, with_prior: bool) -> Answer:
+    compiled = _compile(model)
+    n_rows, n_causes = len(codes), len(model.causes)
+    out = {
+        "posterior": np.full((n_rows, 2 * n_causes), np.nan),
+        "evidence_probability": np.full(n_rows, np.nan),
+        "error_bound": np.full(n_rows, np.nan),
+        "terms": np.zeros(n_rows, dtype=np.int64),
+    }
+    failure: list[Exception | None] = [None] * n_rows
+    imprecise = _solve(model, compiled, codes, out, failure)
+    if len(imprecise):  # expand their positives without cancellation, as far as the term budget allows
+        retry = _reexpand(compiled, codes, imprecise)
+        sub = {k: v[imprecise] for k, v in out.items()}
+        sub_failure: list[Exception | None] = [None] * len(imprecise)
+        still = _solve(model, compiled, retry, sub, sub_failure)
+        for k, v in sub.items():
+            out[k][imprecise] = v
+        for j, r in enumerate(imprecise):
+            failure[r] = sub_failure[j]
+        for j in still:
+            failure[imprecise[j]] = InferenceLimitError(
+                "exact inference lost precision on this evidence (error bound above "
+                f"{MAX_ERROR:g} even in extended precision and with the positives expanded without "
+                "cancellation as far as the term budget allows); give fewer positive findings"
             )
+    posterior, evidence_probability = out["posterior"], out["evidence_probability"]
+    error_bound, terms = out["error_bound"], out["terms"]
 
     prior = np.full((n_rows, n_causes), np.nan)
     if with_prior:  # given the context and risk factors only: one term per row
