@@ -13,22 +13,23 @@ For one term, summing out each cause given its parents leaves ``g_c = alpha_c * 
 present``, a factor over the cause's parents in the upper layer (context and risk factors), with
 ``alpha = 1 - p``, ``beta = p``. A variable whose only child is one cause is summed into that cause's
 ``alpha, beta`` once (``g`` is linear in them); the rest of the upper layer is summed out exactly by
-variable elimination (greedy min-fill order), not by enumerating its states. Observed variables enter
-as indicator vectors, so many patients with different observations share one elimination (``infer``
-is a batch of one; ``infer_frame`` batches rows whose evidence has the same shape).
+variable elimination (greedy min-fill order), not by enumerating its states. Rows that observe the
+same variables and have evidence of the same shape share one elimination, each selecting its own
+observed states (``infer`` is a batch of one; ``infer_frame`` batches rows), and every reduction runs
+in an order fixed by the plan alone, so a row's numbers do not depend on the other rows in its batch.
 
 ``P(cause_j present, evidence)`` is ``Z`` with ``g_j`` replaced by its present part: one backward pass
 through the recorded einsums gives every cause factor's cavity ``dZ/dg_j`` at about three times the
 cost of ``Z``. ``P(cause_j activating the leg numbness, evidence)`` uses the activated part likewise.
 
 Precision: each answer carries a bound on its rounding error (``eps * ops * sum|terms| / |sum|``);
-when the bound exceeds ``TARGET_ERROR`` the row is recomputed in extended precision, and if that is
-still above ``MAX_ERROR`` the engine refuses rather than answer wrongly.
+when the bound exceeds ``TARGET_ERROR`` the row is recomputed in extended precision; if that is still
+above ``MAX_ERROR``, its positive findings are re-expanded without cancellation (rarest first, within
+a term budget) and it is computed again; past that the engine refuses rather than answer wrongly.
 """
 
 from __future__ import annotations
 
-import string
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -48,7 +49,6 @@ ORDERED_MAX_PARENTS = 6
 RARE_ON = 0.02
 CHUNK_ELEMENTS = 1_000_000  # rows x terms x widest table entry per elimination pass
 FACTOR_CACHE_SIZE = 4096  # single-patient contexts whose upper-layer tables are kept
-_LETTERS = string.ascii_letters
 # The side finding's evidence: unknown side with leg numbness, left, right, both, no leg numbness, and
 # nothing known (the prior given the context).
 SIDE_CODES = (
@@ -93,7 +93,6 @@ class _Compiled:
     upper_cards: tuple[int, ...]
     prior_scopes: list[tuple[tuple[int, ...], np.ndarray]]  # remaining upper variables' priors
     cause_scopes: list[tuple[tuple[int, ...], list[int]]]  # effective scope and absorbed variables
-    order: tuple[int, ...]
     banks: dict[int, _Choices]  # width -> table of choices
     entry: dict[tuple[int, int], tuple[int, int]]  # (finding, pattern) -> (width, row in bank)
     side_terms: tuple[tuple[tuple[int, int], ...], ...]  # per side code: (subset, coefficient)
@@ -176,7 +175,6 @@ def _compile(model: Model) -> _Compiled:
             causes[c] = (tuple(sorted((set(scope_c) | set(scope_r)) - {r})), [*absorbed, r])
             changed = True
     scopes = tuple(frozenset(s) for s, _ in priors.values()) + tuple(frozenset(s) for s, _ in causes)
-    order = _elimination_order(scopes, frozenset().union(*scopes))
 
     by_width: dict[int, list] = {}
     entry: dict[tuple[int, int], tuple[int, int]] = {}
@@ -198,7 +196,6 @@ def _compile(model: Model) -> _Compiled:
         upper_cards=upper_cards,
         prior_scopes=list(priors.values()),
         cause_scopes=causes,
-        order=order,
         banks=banks,
         entry=entry,
         side_terms=tuple(tuple(_moebius(code, 4)) for code in SIDE_CODES),
