@@ -298,7 +298,10 @@ def _block(
         table[ids, 0].prod(axis=1).astype(dtype)[:, None, :]
         for table in (bank.absent, bank.present, bank.not_activated)
     ]
-    for width in sorted(w for w in compiled.banks if w > 1):
+    observed = mask & (findings >= 0)
+    columns = np.nonzero(observed)[1]
+    in_use = np.unique(compiled.width[columns, findings[observed]])  # only the widths these rows use
+    for width in (int(w) for w in in_use if w > 1):
         bank = compiled.banks[width]
         for rows in _positions(compiled, findings, mask, width).T:
             new_coef = bank.coef[rows].astype(dtype, copy=False)  # (R, w)
