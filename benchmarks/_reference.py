@@ -229,6 +229,7 @@ def run_reference(
     budget: float,
     skip_after_failure: bool = False,
     setup_timeout: float = 300.0,
+    env: dict[str, str] | None = None,
 ) -> list[RefResult]:
     """Answer ``cases`` (``{"evidence": {...}}``, numbdx evidence names) with ``engine`` in workers.
 
@@ -251,6 +252,8 @@ def run_reference(
     skip_after_failure
         Once a case times out or runs out of memory, mark the later cases as skipped instead of
         running them (``--quick``: the k-sweep is ordered by growing k).
+    env
+        Extra environment variables for the worker (``PYTHONHASHSEED``, say).
 
     Returns
     -------
@@ -279,6 +282,7 @@ def run_reference(
                 text=True,
                 start_new_session=True,
                 cwd=str(Path(__file__).resolve().parent),
+                env={**os.environ, **(env or {})},
             )
             assert proc.stdin is not None and proc.stdout is not None
             proc.stdin.write(json.dumps(job) + "\n")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import _common
 
-SCRIPTS = ("bench_engines", "bench_scaling", "bench_coldstart", "bench_memory", "bench_batch")
+SCRIPTS = ("bench_engines", "bench_hashseed", "bench_scaling", "bench_coldstart", "bench_memory", "bench_batch")
 
 
 def main(argv: list[str] | None = None) -> int:
