@@ -76,3 +76,19 @@ def submodel_and_evidence(max_findings: int = 5) -> st.SearchStrategy[tuple[Mode
     return st.sampled_from(submodels).flatmap(
         lambda m: st.tuples(st.just(m), evidence(m, max_findings=max_findings, chief=None))
     )
+
+
+def many_positives(min_positives: int, max_positives: int) -> st.SearchStrategy[dict[str, Any]]:
+    """Evidence on the shipped model with between ``min_positives`` and ``max_positives`` positive
+    binary findings (the regime where exact inference grows expensive), a context and a few negatives."""
+    model = numbdx.load_model()
+    binary = sorted(f.name for f in model.findings if f.kind == "binary")
+
+    @st.composite
+    def build(draw: st.DrawFn) -> dict[str, Any]:
+        names = draw(st.lists(st.sampled_from(binary), min_size=min_positives, max_size=max_positives, unique=True))
+        negatives = draw(st.lists(st.sampled_from(sorted(set(binary) - set(names))), max_size=3, unique=True))
+        out: dict[str, Any] = {"age": draw(st.integers(20, 90)), "sex": draw(st.sampled_from(["female", "male"]))}
+        return {**out, **dict.fromkeys(names, True), **dict.fromkeys(negatives, False)}
+
+    return build()

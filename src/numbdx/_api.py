@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from ._engine import infer_exact
 from ._evidence import normalise
@@ -43,7 +43,12 @@ def load_model(priors: str | Path | None = None) -> Model:
         return _default_model
 
 
-def infer(evidence: Mapping[str, Any] | None = None, *, model: Model | None = None) -> Differential:
+def infer(
+    evidence: Mapping[str, Any] | None = None,
+    *,
+    model: Model | None = None,
+    method: Literal["auto", "exact", "sampling"] = "auto",
+) -> Differential:
     """Posterior probability of every cause of leg, foot or heel numbness given ``evidence``.
 
     Parameters
@@ -55,12 +60,18 @@ def infer(evidence: Mapping[str, Any] | None = None, *, model: Model | None = No
         ``True`` unless given.
     model
         The model to use; the shipped model by default.
+    method
+        ``"auto"`` (default): exact (Quickscore with exact elimination of the risk factors, with a
+        bound on rounding error) whenever the evidence allows it, which is up to about 12 positive
+        findings; past that, importance sampling with a 4-standard-error bound on every probability
+        (see the README). ``"exact"``: raise :class:`InferenceLimitError` instead of sampling.
+        ``"sampling"``: always sample (to compare with the exact answer). The result's ``method``
+        and ``error_bound`` say which method answered and how far off it can be.
 
     Returns
     -------
     Differential
-        Every cause with its posterior and its prior given the context, ranked. Exact (Quickscore with
-        exact elimination of the risk factors), with a bound on rounding error.
+        Every cause with its posterior and its prior given the context, ranked.
 
     Raises
     ------
@@ -71,7 +82,10 @@ def infer(evidence: Mapping[str, Any] | None = None, *, model: Model | None = No
     ImpossibleEvidenceError
         The model gives the evidence probability zero.
     InferenceLimitError
-        The evidence has too many positive findings for exact inference in one call.
+        The evidence has too many positive findings for exact inference (``method="exact"``), or
+        even sampling cannot bound the error to 0.05.
+    ValueError
+        ``method`` is not one of the three above.
 
     Examples
     --------
@@ -82,7 +96,7 @@ def infer(evidence: Mapping[str, Any] | None = None, *, model: Model | None = No
     """
     model = model if model is not None else load_model()
     ev = normalise(model, {} if evidence is None else evidence)
-    answer = infer_exact(model, ev)
+    answer = infer_exact(model, ev, method=method)
     causes = [
         CauseResult(
             name=c.name,
@@ -100,7 +114,7 @@ def infer(evidence: Mapping[str, Any] | None = None, *, model: Model | None = No
         evidence=ev.values,
         assumed=ev.assumed,
         model_identity=model.identity,
-        method="exact",
+        method=str(answer.method[0]),
         error_bound=float(answer.error_bound[0]),
     )
 

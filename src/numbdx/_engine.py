@@ -43,6 +43,9 @@ from ._model import Model
 TARGET_ERROR = 1e-9  # the agreement the tests demand; the bound is conservative
 MAX_ERROR = 1e-6
 MAX_TERMS = 1 << 16
+# with method="auto", rows with more positive findings than this are answered by sampling without an
+# exact attempt (at 12 the exact answer takes about 1 s; from 13 it mostly fails the precision guard)
+AUTO_EXACT_POSITIVES = 12
 # positive findings with at most this many causes, and at most this probability, are expanded without
 # cancellation (see _rare)
 ORDERED_MAX_PARENTS = 6
@@ -71,8 +74,9 @@ class Answer:
     prior: np.ndarray  # (R, C)
     evidence_probability: np.ndarray  # (R,)
     error_bound: np.ndarray  # (R,)
-    terms: np.ndarray  # (R,)
+    terms: np.ndarray  # (R,): exact terms, or importance-sampling draws
     failure: list[Exception | None]  # per row: the error that row raises, if any
+    method: np.ndarray  # (R,) str: "exact" or "importance_sampling" (see ``_sampling``)
 
 
 @dataclass(frozen=True)
@@ -317,10 +321,26 @@ def _group_terms(
 ) -> tuple[np.ndarray, ...]:
     """Terms of rows that share the shape of their evidence: ``coef (R, T)``, ``absent``,
     ``present``, ``active`` ``(R, T, C)``."""
-    n_rows, n_causes = len(findings), len(model.causes)
+    n_causes = len(model.causes)
     gated = np.broadcast_to(compiled.gated, findings.shape)
-    coef_g, absent_g, produced_g, not_activated_g = _block(compiled, findings, gated, n_causes, dtype)
-    coef_o, absent_o, present_o, _ = _block(compiled, findings, ~gated, n_causes, dtype)
+    gated_block = _block(compiled, findings, gated, n_causes, dtype)
+    other_block = _block(compiled, findings, ~gated, n_causes, dtype)
+    return _combine(model, compiled, side_code, gated_block, other_block, dtype)
+
+
+def _combine(
+    model: Model,
+    compiled: _Compiled,
+    side_code: int,
+    gated_block: tuple[np.ndarray, ...],
+    other_block: tuple[np.ndarray, ...],
+    dtype: type,
+) -> tuple[np.ndarray, ...]:
+    """Terms of the gated findings' block (read given a cause's activation), the side finding and the
+    other findings' block, combined: every gated term with every side term and every other term."""
+    coef_g, absent_g, produced_g, not_activated_g = gated_block
+    coef_o, absent_o, present_o, _ = other_block
+    n_rows, n_causes = coef_g.shape[0], absent_g.shape[-1]
     s = model.activation.astype(dtype)
     pi = model.findings[model.side_index].subset_mult.astype(dtype)  # P(side within S | activated)
     side_terms = compiled.side_terms[side_code]
@@ -580,14 +600,27 @@ def _sums(
     return total, absolute, np.full(len(rows), n_terms)
 
 
-def infer_codes(model: Model, codes: Codes, *, with_prior: bool = True) -> Answer:
-    """Exact posteriors for every row of ``codes`` (see the module docstring); ``with_prior=False``
-    skips the prior given the context (left NaN). Identical rows are computed once."""
+METHODS = ("auto", "exact", "sampling")
+
+
+def infer_codes(model: Model, codes: Codes, *, with_prior: bool = True, method: str = "auto") -> Answer:
+    """Posteriors for every row of ``codes``; ``with_prior=False`` skips the prior given the context
+    (left NaN). Identical rows are computed once.
+
+    ``method``: ``"exact"`` (see the module docstring; rows past its limit fail with
+    ``InferenceLimitError``), ``"auto"`` (exact, and importance sampling with an error bound for the
+    rows past the exact limit; see ``_sampling``), ``"sampling"`` (importance sampling for every row
+    with positive findings: to check it against exact answers).
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     stacked = np.concatenate([codes.upper, codes.findings, codes.side[:, None]], axis=1)
     unique, first, inverse = np.unique(stacked, axis=0, return_index=True, return_inverse=True)
     if len(unique) < len(stacked):
         inverse = inverse.reshape(-1)
-        answer = _infer_unique(model, Codes(codes.upper[first], codes.findings[first], codes.side[first]), with_prior)
+        answer = _infer_unique(
+            model, Codes(codes.upper[first], codes.findings[first], codes.side[first]), with_prior, method
+        )
         return Answer(
             posterior=answer.posterior[inverse],
             explains=answer.explains[inverse],
@@ -596,8 +629,9 @@ def infer_codes(model: Model, codes: Codes, *, with_prior: bool = True) -> Answe
             error_bound=answer.error_bound[inverse],
             terms=answer.terms[inverse],
             failure=[answer.failure[i] for i in inverse],
+            method=answer.method[inverse],
         )
-    return _infer_unique(model, codes, with_prior)
+    return _infer_unique(model, codes, with_prior, method)
 
 
 def _reexpand(compiled: _Compiled, codes: Codes, rows: np.ndarray) -> Codes:
@@ -672,7 +706,7 @@ def _solve(model: Model, compiled: _Compiled, codes: Codes, out: dict[str, np.nd
     return np.array(imprecise, dtype=np.int64)
 
 
-def _infer_unique(model: Model, codes: Codes, with_prior: bool) -> Answer:
+def _infer_unique(model: Model, codes: Codes, with_prior: bool, method: str) -> Answer:
     compiled = _compile(model)
     n_rows, n_causes = len(codes), len(model.causes)
     out = {
@@ -682,6 +716,27 @@ def _infer_unique(model: Model, codes: Codes, with_prior: bool) -> Answer:
         "terms": np.zeros(n_rows, dtype=np.int64),
     }
     failure: list[Exception | None] = [None] * n_rows
+    used = np.full(n_rows, "exact", dtype=object)
+    n_positive = (codes.findings >= 1).sum(axis=1)
+    if method == "sampling" or (method == "auto" and (n_positive > AUTO_EXACT_POSITIVES).any()):
+        # rows past what exact inference does in about a second go straight to sampling
+        limit = 0 if method == "sampling" else AUTO_EXACT_POSITIVES
+        sampled = np.flatnonzero(n_positive > limit)
+        exact_rows = np.setdiff1d(np.arange(n_rows), sampled)
+        if len(exact_rows):
+            sub = _infer_unique(
+                model,
+                Codes(codes.upper[exact_rows], codes.findings[exact_rows], codes.side[exact_rows]),
+                False,
+                "exact" if method == "sampling" else method,
+            )
+            out["posterior"][exact_rows] = np.concatenate([sub.posterior, sub.explains], axis=1)
+            for key in ("evidence_probability", "error_bound", "terms"):
+                out[key][exact_rows] = getattr(sub, key)
+            for j, r in enumerate(exact_rows):
+                failure[r] = sub.failure[j]
+        _sample(model, compiled, codes, sampled, out, failure, used)
+        return _finish(model, compiled, codes, with_prior, out, failure, used)
     imprecise = _solve(model, compiled, codes, out, failure)
     if len(imprecise):  # expand their positives without cancellation, as far as the term budget allows
         retry = _reexpand(compiled, codes, imprecise)
@@ -698,6 +753,38 @@ def _infer_unique(model: Model, codes: Codes, with_prior: bool) -> Answer:
                 f"{MAX_ERROR:g} even in extended precision and with the positives expanded without "
                 "cancellation as far as the term budget allows); give fewer positive findings"
             )
+    if method == "auto":
+        past_limit = np.array([isinstance(e, InferenceLimitError) for e in failure], dtype=bool)
+        _sample(model, compiled, codes, np.flatnonzero(past_limit), out, failure, used)
+    return _finish(model, compiled, codes, with_prior, out, failure, used)
+
+
+def _sample(
+    model: Model, compiled: _Compiled, codes: Codes, rows: np.ndarray, out: dict, failure: list, used: np.ndarray
+) -> None:
+    """Importance sampling (``_sampling``) for ``rows``, one at a time."""
+    from ._sampling import METHOD, sample_row
+
+    for r in rows:
+        try:
+            posterior, p_e, bound, n = sample_row(
+                model, compiled, codes.upper[r], codes.findings[r], int(codes.side[r])
+            )
+        except (InferenceLimitError, ImpossibleEvidenceError) as exc:
+            failure[r] = exc
+            continue
+        out["posterior"][r] = posterior
+        out["evidence_probability"][r] = p_e
+        out["error_bound"][r] = bound
+        out["terms"][r] = n
+        failure[r] = None
+        used[r] = METHOD
+
+
+def _finish(
+    model: Model, compiled: _Compiled, codes: Codes, with_prior: bool, out: dict, failure: list, used: np.ndarray
+) -> Answer:
+    n_rows, n_causes = len(codes), len(model.causes)
     posterior, evidence_probability = out["posterior"], out["evidence_probability"]
     error_bound, terms = out["error_bound"], out["terms"]
 
@@ -717,12 +804,13 @@ def _infer_unique(model: Model, codes: Codes, with_prior: bool) -> Answer:
         error_bound=error_bound,
         terms=terms,
         failure=failure,
+        method=used,
     )
 
 
-def infer_exact(model: Model, evidence: Evidence) -> Answer:
-    """One row: raises the row's error (impossible evidence, past the exact limit) if it has one."""
-    answer = infer_codes(model, codes_from_evidence(model, [evidence]))
+def infer_exact(model: Model, evidence: Evidence, method: str = "exact") -> Answer:
+    """One row: raises the row's error (impossible evidence, past the limit) if it has one."""
+    answer = infer_codes(model, codes_from_evidence(model, [evidence]), method=method)
     if answer.failure[0] is not None:
         raise answer.failure[0]
     return answer

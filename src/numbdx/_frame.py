@@ -184,6 +184,8 @@ def infer_frame(
     model: Model | None = None,
     quantity: Literal["explains", "posterior", "prior"] = "explains",
     errors: Literal["raise", "nan"] = "raise",
+    method: Literal["auto", "exact", "sampling"] = "auto",
+    details: bool = False,
 ) -> pd.DataFrame:
     """Score every row of ``frame`` (one patient per row) exactly as :func:`numbdx.infer` would.
 
@@ -200,11 +202,19 @@ def infer_frame(
     errors
         ``"raise"``: a row with invalid or impossible evidence raises, naming the row. ``"nan"``: that
         row's probabilities are NaN.
+    method
+        As in :func:`numbdx.infer`: ``"auto"`` answers exactly and, for a row past the exact limit
+        (more than about 12 positive findings), by importance sampling with an error bound;
+        ``"exact"`` fails such rows (raise, or NaN with ``errors="nan"``).
+    details
+        Add the columns ``method`` (``"exact"`` or ``"importance_sampling"``, per row) and
+        ``error_bound`` (bound on the absolute error of the row's probabilities) after the causes.
 
     Returns
     -------
     pandas.DataFrame
-        Same index as ``frame``; one float column per cause, in model order.
+        Same index as ``frame``; one float column per cause, in model order (and the two ``details``
+        columns when asked for).
 
     Raises
     ------
@@ -225,9 +235,14 @@ def infer_frame(
         raise row_errors[min(row_errors)]
     good = np.setdiff1d(np.arange(len(frame)), np.fromiter(row_errors, dtype=np.int64))
     values = np.full((len(frame), len(model.causes)), np.nan)
+    used = np.full(len(frame), None, dtype=object)
+    bound = np.full(len(frame), np.nan)
     if len(good):
         answer = infer_codes(
-            model, Codes(codes.upper[good], codes.findings[good], codes.side[good]), with_prior=quantity == "prior"
+            model,
+            Codes(codes.upper[good], codes.findings[good], codes.side[good]),
+            with_prior=quantity == "prior",
+            method=method,
         )
         result = getattr(answer, quantity)
         for k, failure in enumerate(answer.failure):
@@ -236,4 +251,10 @@ def infer_frame(
                     raise type(failure)(f"row {_label(frame.index[good[k]])!r}: {failure}")
                 result[k] = np.nan
         values[good] = result
-    return pd.DataFrame(values, index=frame.index, columns=list(model.cause_names))
+        used[good] = np.where([f is None for f in answer.failure], answer.method, None)
+        bound[good] = answer.error_bound
+    out = pd.DataFrame(values, index=frame.index, columns=list(model.cause_names))
+    if details:
+        out["method"] = pd.Series(used, index=frame.index, dtype=object)
+        out["error_bound"] = bound
+    return out

@@ -72,9 +72,11 @@ class Differential:
     model_identity : dict
         ``package_version`` and ``priors_sha256`` of the model that answered.
     method : str
-        How the answer was computed (``"exact"``: Quickscore with exact elimination).
+        How the answer was computed: ``"exact"`` (Quickscore with exact elimination) or
+        ``"importance_sampling"`` (past the exact limit; see :func:`numbdx.infer`).
     error_bound : float
-        Bound on the absolute rounding error of any posterior.
+        Bound on the absolute error of any probability: rounding for ``"exact"``; four standard errors
+        of the estimate for ``"importance_sampling"``.
     """
 
     def __init__(
@@ -175,7 +177,8 @@ class Differential:
             numbers = f"explains {c.explains:7.2%}  present {c.posterior:7.2%}  prior {c.prior:7.2%}"
             return f"  {mark:>3} {c.name:<28} {numbers}{flag}"
 
-        lines = [f"<numbdx.Differential: {len(self.causes)} causes, method={self.method}>"]
+        how = self.method if self.method == "exact" else f"{self.method}, every probability +-{self.error_bound:.3f}"
+        lines = [f"<numbdx.Differential: {len(self.causes)} causes, method={how}>"]
         lines += [row(f"{i}.", c) for i, c in enumerate(self.causes[:8], 1)]
         lines += [row("-", c) for c in self.causes[8:] if c.red_flag]  # red flags are never hidden
         if self.assumed:
@@ -193,7 +196,8 @@ class Differential:
             return (
                 "<div><table><thead><tr><th>#</th><th>cause</th><th>explains numbness</th><th>present</th>"
                 f"<th>prior</th><th>red flag</th></tr></thead><tbody>{rows}</tbody></table>"
-                f"<p><small>{html.escape(DISCLAIMER)}</small></p></div>"
+                f"<p><small>method: {html.escape(self.method)}, error bound {self.error_bound:.2g}. "
+                f"{html.escape(DISCLAIMER)}</small></p></div>"
             )
         except Exception:  # a repr must never raise in a notebook
             try:

@@ -1,0 +1,102 @@
+"""Importance sampling past the exact limit: checked against the exact engine, which is itself
+checked against brute force, pgmpy and pyAgrum (tests/test_engine.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import numbdx
+from numbdx._engine import AUTO_EXACT_POSITIVES
+from numbdx._sampling import MAX_BOUND, METHOD
+
+from .strategies import many_positives
+
+# A patient with more positive findings than exact inference answers in about a second.
+CROWDED = {
+    "age": 60,
+    "sex": "female",
+    "smoking": True,
+    **dict.fromkeys(
+        [
+            "tingling",
+            "aching_pain",
+            "back_pain",
+            "pain_worse_walking",
+            "numb_toes",
+            "swelling",
+            "weakness",
+            "difficulty_walking",
+            "cramps_convulsions",
+            "heaviness",
+            "burning",
+            "coldness",
+            "severe_pain",
+            "chronic_fatigue",
+        ],
+        True,
+    ),
+}
+
+
+@settings(max_examples=6)
+@given(many_positives(min_positives=5, max_positives=9))
+def test_sampling_is_within_its_bound_of_the_exact_answer(evidence):
+    exact = numbdx.infer(evidence, method="exact")
+    sampled = numbdx.infer(evidence, method="sampling")
+    assert sampled.method == METHOD
+    assert 0 < sampled.error_bound <= MAX_BOUND
+    for name in numbdx.load_model().cause_names:
+        assert abs(sampled[name].posterior - exact[name].posterior) <= sampled.error_bound, name
+        assert abs(sampled[name].explains - exact[name].explains) <= sampled.error_bound, name
+        assert sampled[name].prior == exact[name].prior  # the prior is always exact
+
+
+def test_the_same_evidence_gets_the_same_numbers():
+    first = numbdx.infer(CROWDED)
+    second = numbdx.infer(dict(reversed(list(CROWDED.items()))))
+    assert first.method == METHOD
+    assert first == second
+
+
+def test_past_the_exact_limit_auto_samples_and_exact_refuses():
+    assert sum(v is True for k, v in CROWDED.items() if k != "smoking") > AUTO_EXACT_POSITIVES
+    d = numbdx.infer(CROWDED)
+    assert d.method == METHOD
+    assert 0 < d.error_bound <= MAX_BOUND
+    assert "importance_sampling" in repr(d) and "importance_sampling" in d._repr_html_()
+    with pytest.raises(numbdx.InferenceLimitError, match=r"exact-inference terms|lost precision"):
+        numbdx.infer(CROWDED, method="exact")
+
+
+def test_without_positive_findings_sampling_is_exact():
+    evidence = {"age": 40, "swelling": False}
+    assert numbdx.infer(evidence, method="sampling") == numbdx.infer(evidence)
+
+
+def test_frame_rows_past_the_limit_match_infer_and_say_how():
+    frame = pd.DataFrame([CROWDED, {"age": 30, "tingling": True}])
+    out = numbdx.infer_frame(frame, details=True)
+    assert list(out["method"]) == [METHOD, "exact"]
+    for row, evidence in enumerate([CROWDED, {"age": 30, "tingling": True}]):
+        d = numbdx.infer(evidence)
+        assert out["error_bound"].iloc[row] == d.error_bound
+        assert np.array_equal(out.iloc[row, :-2].to_numpy(float), [d[c].explains for c in out.columns[:-2]])
+    exact_only = numbdx.infer_frame(frame, method="exact", errors="nan", details=True)
+    assert exact_only.iloc[0, :-2].isna().all() and exact_only["method"].iloc[0] is None
+    assert exact_only["method"].iloc[1] == "exact"
+
+
+@pytest.mark.parametrize("bad", ["fast", "", None, 3])
+def test_an_unknown_method_is_refused(bad):
+    with pytest.raises(ValueError, match="method must be one of"):
+        numbdx.infer({"age": 40}, method=bad)
+
+
+@given(st.sampled_from(["auto", "exact", "sampling"]))
+def test_method_is_reported(method):
+    d = numbdx.infer({"tingling": True}, method=method)
+    assert d.method == ("exact" if method != "sampling" else METHOD)
