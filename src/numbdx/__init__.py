@@ -20,11 +20,14 @@ from ._exceptions import (
 from ._frame import infer_frame
 from ._model import Model
 from ._result import CauseResult, Differential
+from ._triage import SpecialistAdvice, Triage, TriageReason
+from ._uncertainty import CauseUncertainty, RankFlip, Sensitivity, Uncertainty, uncertainty
 
 __version__ = "0.1.0"
 
 __all__ = [
     "CauseResult",
+    "CauseUncertainty",
     "Differential",
     "EvidenceError",
     "ImpossibleEvidenceError",
@@ -33,10 +36,17 @@ __all__ = [
     "Model",
     "NumbdxError",
     "PriorsError",
+    "RankFlip",
+    "Sensitivity",
+    "SpecialistAdvice",
+    "Triage",
+    "TriageReason",
+    "Uncertainty",
     "UnknownEvidenceError",
     "__version__",
     "infer",
     "infer_frame",
     "load_model",
+    "uncertainty",
     "vocabulary",
 ]

@@ -94,7 +94,15 @@ def infer(
     >>> d.top(1)[0].name in d.posteriors()
     True
     """
+    from ._triage import specialists, triage
+
     model = model if model is not None else load_model()
+    bare = _differential(model, evidence, method)
+    return bare.with_decisions(triage(model, bare), specialists(model, bare))
+
+
+def _differential(model: Model, evidence: Mapping[str, Any] | None, method: str = "auto") -> Differential:
+    """The ranked causes alone, without triage (which itself infers on reduced evidence)."""
     ev = normalise(model, {} if evidence is None else evidence)
     answer = infer_exact(model, ev, method=method)
     causes = [

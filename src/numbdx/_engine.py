@@ -80,6 +80,21 @@ class Answer:
 
 
 @dataclass(frozen=True)
+class RowTables:
+    """One model's tables per row (sampled parameters, ``_uncertainty``): ``upper[i]`` ``(R, *parents,
+    card)``, ``p_present[c]`` ``(R, *parents)``, ``activation`` ``(R, C)``, ``side_subset`` ``(R, 4, C)``
+    (P(side pattern within B | activated)), ``link`` ``(R, F, C)`` and ``leak`` ``(R, F)`` (binary
+    findings: P(on) through a cause, through the leak)."""
+
+    upper: list[np.ndarray]
+    p_present: list[np.ndarray]
+    activation: np.ndarray
+    side_subset: np.ndarray
+    link: np.ndarray
+    leak: np.ndarray
+
+
+@dataclass(frozen=True)
 class _Choices:
     """The terms one observation contributes: ``coef (N, w)``, and ``absent``, ``present``,
     ``not_activated`` multipliers ``(N, w, C)``, for ``N`` table entries of width ``w``."""
@@ -335,14 +350,20 @@ def _combine(
     gated_block: tuple[np.ndarray, ...],
     other_block: tuple[np.ndarray, ...],
     dtype: type,
+    tables: RowTables | None = None,
 ) -> tuple[np.ndarray, ...]:
     """Terms of the gated findings' block (read given a cause's activation), the side finding and the
-    other findings' block, combined: every gated term with every side term and every other term."""
+    other findings' block, combined: every gated term with every side term and every other term.
+    ``tables`` gives each row its own activation and side probabilities."""
     coef_g, absent_g, produced_g, not_activated_g = gated_block
     coef_o, absent_o, present_o, _ = other_block
     n_rows, n_causes = coef_g.shape[0], absent_g.shape[-1]
-    s = model.activation.astype(dtype)
-    pi = model.findings[model.side_index].subset_mult.astype(dtype)  # P(side within S | activated)
+    if tables is None:
+        s = model.activation.astype(dtype)
+        pi = model.findings[model.side_index].subset_mult.astype(dtype)  # P(side within S | activated)
+    else:
+        s = tables.activation.astype(dtype)[:, None, :]
+        pi = np.moveaxis(tables.side_subset.astype(dtype), 1, 0)[:, :, None, :]  # (4, R, 1, C)
     side_terms = compiled.side_terms[side_code]
     coef_n = np.concatenate([c * coef_g for _, c in side_terms], axis=1)
     absent_n = np.concatenate([absent_g for _ in side_terms], axis=1)
@@ -359,14 +380,17 @@ def _combine(
 # --- elimination ------------------------------------------------------------------------------------
 
 
-def _full(table: np.ndarray, scope: Sequence[int], n_upper: int) -> np.ndarray:
+def _full(table: np.ndarray, scope: Sequence[int], n_upper: int, *, per_row: bool = False) -> np.ndarray:
     """``table`` over ``scope`` as an array over every upper variable (size 1 outside the scope),
-    after two batch axes: factors then multiply by broadcasting and sum out by ``.sum(axis)``."""
+    after two batch axes: factors then multiply by broadcasting and sum out by ``.sum(axis)``.
+    ``per_row``: the table has a leading axis of rows (one table per row: sampled parameters)."""
+    lead = 1 if per_row else 0
     order = sorted(range(len(scope)), key=lambda k: scope[k])
     shape = [1] * n_upper
     for k in order:
-        shape[scope[k]] = table.shape[k]
-    return np.transpose(table, order).reshape((1, 1, *shape))
+        shape[scope[k]] = table.shape[lead + k]
+    rows = table.shape[0] if per_row else 1
+    return np.transpose(table, [*range(lead), *(lead + k for k in order)]).reshape((rows, 1, *shape))
 
 
 def _eliminate(
@@ -394,10 +418,17 @@ def _eliminate(
     return _eliminate_numpy(plan, priors, causes, absent, present, active, dtype)
 
 
-def _factors(model: Model, compiled: _Compiled, upper: np.ndarray, dtype: type) -> tuple:
+def _factors(
+    model: Model, compiled: _Compiled, upper: np.ndarray, dtype: type, tables: RowTables | None = None
+) -> tuple:
     """The plan and the compact tables of the upper layer given the rows' evidence: priors
     ``(scope, (R|1, entries))`` and, per cause, ``(scope, alpha, beta)`` with ``g = alpha * absent +
-    beta * present``."""
+    beta * present``. ``tables`` replaces the model's tables with one per row."""
+    per_row = tables is not None
+
+    def upper_table(i: int) -> np.ndarray:
+        return (tables.upper[i] if per_row else model.upper[i].table).astype(dtype)
+
     n_rows = len(upper)
     n_upper = len(model.upper)
     observed = frozenset(int(v) for v in np.flatnonzero((upper >= 0).all(axis=0)))
@@ -426,19 +457,20 @@ def _factors(model: Model, compiled: _Compiled, upper: np.ndarray, dtype: type) 
         return scope, arr.reshape(arr.shape[0], -1)
 
     priors = []  # (scope, (R|1, entries))
-    for scope, table in compiled.prior_scopes:
-        arr = evidence(_full(table.astype(dtype), scope, n_upper), scope[-1])
+    for scope, _ in compiled.prior_scopes:
+        arr = evidence(_full(upper_table(scope[-1]), scope, n_upper, per_row=per_row), scope[-1])
         for v in observed.intersection(scope[:-1]):
             arr = evidence(arr, v)
         priors.append(compact(arr))
     causes = []  # (scope, alpha (R|1, entries), beta (R|1, entries))
     for c, (_, absorbed) in enumerate(compiled.cause_scopes):
         cause = model.causes[c]
-        p = _full(cause.p_present.astype(dtype), cause.parents, n_upper)
+        p_present = tables.p_present[c] if per_row else cause.p_present
+        p = _full(p_present.astype(dtype), cause.parents, n_upper, per_row=per_row)
         alpha, beta = 1 - p, p
         for r in absorbed:  # alpha, beta <- sum_r P(r | ...) e_r(r) alpha, beta
             var = model.upper[r]
-            weight = evidence(_full(var.table.astype(dtype), (*var.parents, r), n_upper), r)
+            weight = evidence(_full(upper_table(r), (*var.parents, r), n_upper, per_row=per_row), r)
             alpha, beta = evidence(alpha, r), evidence(beta, r)  # selects r where every row observed it
             alpha = (alpha * weight).sum(axis=2 + r, keepdims=True)
             beta = (beta * weight).sum(axis=2 + r, keepdims=True)

@@ -341,5 +341,9 @@ class Model:
 
 
 def build_model(directory: Any = None) -> Model:
-    """Load the knowledge base (validated) and compile it."""
-    return Model(load_knowledge_base(directory))
+    """Load the knowledge base (validated, the triage rules included) and compile it."""
+    from ._triage import load_triage
+
+    kb = load_knowledge_base(directory)
+    load_triage(knowledge=kb)  # a malformed triage.toml fails here, not at the first triage
+    return Model(kb)

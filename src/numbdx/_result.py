@@ -13,7 +13,10 @@ from ._exceptions import NumbdxError
 if TYPE_CHECKING:
     import pandas as pd
 
-RESULT_FORMAT = "numbdx.differential/1"
+    from ._triage import SpecialistAdvice, Triage
+
+RESULT_FORMAT = "numbdx.differential/2"
+READABLE_FORMATS = ("numbdx.differential/1", RESULT_FORMAT)  # /1 had no triage or specialists
 DISCLAIMER = (
     "A ranking of possible causes for a clinician or a triage service, not a diagnosis. "
     "Red-flag causes are listed whatever their probability."
@@ -77,6 +80,11 @@ class Differential:
     error_bound : float
         Bound on the absolute error of any probability: rounding for ``"exact"``; four standard errors
         of the estimate for ``"importance_sampling"``.
+    triage : Triage or None
+        How urgently to seek care, with its reasons and their sources (see :func:`numbdx.triage`);
+        set by :func:`numbdx.infer`.
+    specialists : tuple of SpecialistAdvice
+        Specialists ranked by the share of the probability mass their causes hold.
     """
 
     def __init__(
@@ -88,6 +96,8 @@ class Differential:
         model_identity: Mapping[str, str],
         method: str = "exact",
         error_bound: float = 0.0,
+        triage: Triage | None = None,
+        specialists: Sequence[SpecialistAdvice] = (),
     ) -> None:
         self.causes = tuple(sorted(causes, key=lambda c: (-c.explains, -c.posterior, c.name)))
         self.evidence = dict(evidence)
@@ -95,7 +105,22 @@ class Differential:
         self.model_identity = dict(model_identity)
         self.method = method
         self.error_bound = float(error_bound)
+        self.triage = triage
+        self.specialists = tuple(specialists)
         self._by_name = {c.name: c for c in self.causes}
+
+    def with_decisions(self, triage: Triage | None, specialists: Sequence[SpecialistAdvice]) -> Differential:
+        """This differential with its triage and specialists attached."""
+        return Differential(
+            self.causes,
+            evidence=self.evidence,
+            assumed=self.assumed,
+            model_identity=self.model_identity,
+            method=self.method,
+            error_bound=self.error_bound,
+            triage=triage,
+            specialists=specialists,
+        )
 
     def __getitem__(self, name: str) -> CauseResult:
         try:
@@ -145,16 +170,32 @@ class Differential:
             "model": dict(self.model_identity),
             "method": self.method,
             "error_bound": self.error_bound,
+            "triage": None if self.triage is None else self.triage.to_dict(),
+            "specialists": [s.to_dict() for s in self.specialists],
             "disclaimer": DISCLAIMER,
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Differential:
         """Rebuild a differential from :meth:`to_dict` output."""
-        if not isinstance(data, Mapping) or data.get("format") != RESULT_FORMAT:
-            raise NumbdxError(f"not a numbdx differential of format {RESULT_FORMAT!r}")
+        from ._triage import SpecialistAdvice, SpecialistCause, Triage, TriageReason
+
+        if not isinstance(data, Mapping) or data.get("format") not in READABLE_FORMATS:
+            raise NumbdxError(f"not a numbdx differential of a format in {READABLE_FORMATS}")
         try:
             causes = [CauseResult(**c) for c in data["causes"]]
+            triage = data.get("triage")
+            if triage is not None:
+                triage = Triage(
+                    level=triage["level"],
+                    reasons=tuple(TriageReason(**r) for r in triage["reasons"]),
+                    red_flag_findings=tuple(triage["red_flag_findings"]),
+                    advice=triage["advice"],
+                )
+            specialists = tuple(
+                SpecialistAdvice(**{**s, "causes": tuple(SpecialistCause(**c) for c in s["causes"])})
+                for s in data.get("specialists", ())
+            )
             return cls(
                 causes,
                 evidence=data["evidence"],
@@ -162,6 +203,8 @@ class Differential:
                 model_identity=data["model"],
                 method=data["method"],
                 error_bound=data["error_bound"],
+                triage=triage,
+                specialists=specialists,
             )
         except (KeyError, TypeError) as exc:
             raise NumbdxError(f"malformed differential: {exc}") from None
@@ -179,10 +222,15 @@ class Differential:
 
         how = self.method if self.method == "exact" else f"{self.method}, every probability +-{self.error_bound:.3f}"
         lines = [f"<numbdx.Differential: {len(self.causes)} causes, method={how}>"]
+        if self.triage is not None:
+            lines.append(f"  TRIAGE: {self.triage.level.upper().replace('_', '-')}. {self.triage.advice}")
+            lines += [f"    - {r.text}" for r in self.triage.reasons]
         lines += [row(f"{i}.", c) for i, c in enumerate(self.causes[:8], 1)]
         lines += [row("-", c) for c in self.causes[8:] if c.red_flag]  # red flags are never hidden
         if self.assumed:
             lines.append(f"  assumed: {', '.join(f'{a}=True' for a in self.assumed)}")
+        if self.specialists:
+            lines.append("  specialists: " + ", ".join(f"{s.label} {s.share:.0%}" for s in self.specialists[:3]))
         lines.append(f"  {DISCLAIMER}")
         return "\n".join(lines)
 
@@ -193,8 +241,15 @@ class Differential:
                 f"<td>{c.posterior:.1%}</td><td>{c.prior:.1%}</td><td>{'&#9888;' if c.red_flag else ''}</td></tr>"
                 for i, c in enumerate(self.causes, 1)
             )
+            banner = ""
+            if self.triage is not None:
+                reasons = "".join(f"<li>{html.escape(r.text)}</li>" for r in self.triage.reasons)
+                banner = (
+                    f"<p><strong>Triage: {html.escape(self.triage.level.replace('_', '-'))}</strong>. "
+                    f"{html.escape(self.triage.advice)}</p><ul>{reasons}</ul>"
+                )
             return (
-                "<div><table><thead><tr><th>#</th><th>cause</th><th>explains numbness</th><th>present</th>"
+                f"<div>{banner}<table><thead><tr><th>#</th><th>cause</th><th>explains numbness</th><th>present</th>"
                 f"<th>prior</th><th>red flag</th></tr></thead><tbody>{rows}</tbody></table>"
                 f"<p><small>method: {html.escape(self.method)}, error bound {self.error_bound:.2g}. "
                 f"{html.escape(DISCLAIMER)}</small></p></div>"
