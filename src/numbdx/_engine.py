@@ -63,6 +63,7 @@ SIDE_CODES = (
     frozenset({0, 1, 2, 3}),
 )
 ANYTHING = 5
+CONTEXT = (0, 1)  # upper-layer indices of age and sex (see Model._build_upper)
 
 
 @dataclass(frozen=True)
@@ -228,6 +229,11 @@ def _compile(model: Model) -> _Compiled:
     )
     model.__dict__["_compiled"] = compiled
     return compiled
+
+
+def compiled_gated(model: Model) -> np.ndarray:
+    """``(F,)`` bool: which findings are read given a cause's activation."""
+    return _compile(model).gated
 
 
 @lru_cache(maxsize=256)
@@ -431,9 +437,28 @@ def _factors(
 
     n_rows = len(upper)
     n_upper = len(model.upper)
-    observed = frozenset(int(v) for v in np.flatnonzero((upper >= 0).all(axis=0)))
-    if (upper[:, sorted(observed)] >= 0).sum() != (upper >= 0).sum():
-        raise AssertionError("rows of one batch must observe the same upper variables")
+    # Context variables (age, sex) are selected: rows of one batch observe the same ones. Risk factors
+    # enter as indicators (1 for an allowed state), so rows that observe different risk factors share
+    # one plan; multiplying by 1 or 0 is exact, so a row's numbers do not depend on its batch.
+    observed = frozenset(v for v in CONTEXT if (upper[:, v] >= 0).all())
+    if any((upper[:, v] >= 0).any() and v not in observed for v in CONTEXT):
+        raise AssertionError("rows of one batch must observe the same context variables")
+    indicators = {}
+    for v in range(len(CONTEXT), n_upper):
+        known = upper[:, v] >= 0
+        if known.any():
+            lam = np.ones((n_rows, model.upper[v].card), dtype=dtype)
+            lam[known] = 0
+            lam[np.flatnonzero(known), upper[known, v]] = 1
+            indicators[v] = lam
+
+    def indicate(arr: np.ndarray, v: int) -> np.ndarray:
+        """Multiply ``arr`` (which holds ``P(v | parents)`` along ``v``) by each row's indicator of ``v``."""
+        if v not in indicators:
+            return arr
+        shape = [n_rows] + [1] * (arr.ndim - 1)
+        shape[2 + v] = arr.shape[2 + v]
+        return arr * indicators[v].reshape(shape)
 
     def evidence(arr: np.ndarray, v: int) -> np.ndarray:
         """Select the observed state of ``v`` in ``arr`` (rows share which variables they observe)."""
@@ -458,7 +483,8 @@ def _factors(
 
     priors = []  # (scope, (R|1, entries))
     for scope, _ in compiled.prior_scopes:
-        arr = evidence(_full(upper_table(scope[-1]), scope, n_upper, per_row=per_row), scope[-1])
+        arr = indicate(_full(upper_table(scope[-1]), scope, n_upper, per_row=per_row), scope[-1])
+        arr = evidence(arr, scope[-1])
         for v in observed.intersection(scope[:-1]):
             arr = evidence(arr, v)
         priors.append(compact(arr))
@@ -470,7 +496,8 @@ def _factors(
         alpha, beta = 1 - p, p
         for r in absorbed:  # alpha, beta <- sum_r P(r | ...) e_r(r) alpha, beta
             var = model.upper[r]
-            weight = evidence(_full(upper_table(r), (*var.parents, r), n_upper, per_row=per_row), r)
+            weight = indicate(_full(upper_table(r), (*var.parents, r), n_upper, per_row=per_row), r)
+            weight = evidence(weight, r)
             alpha, beta = evidence(alpha, r), evidence(beta, r)  # selects r where every row observed it
             alpha = (alpha * weight).sum(axis=2 + r, keepdims=True)
             beta = (beta * weight).sum(axis=2 + r, keepdims=True)
@@ -598,27 +625,51 @@ def _plan(scopes: tuple[tuple[int, ...], ...], cards: tuple[int, ...]) -> _Plan:
 # --- driver -----------------------------------------------------------------------------------------
 
 
-def _shape_keys(compiled: _Compiled, codes: Codes) -> tuple[np.ndarray, np.ndarray]:
-    """Rows with the same key have the same term structure and the same elimination plan: side code,
-    which upper variables are observed, and the number of positives of each width among gated and other
-    findings. Returns the distinct keys and each row's key."""
+def _term_keys(compiled: _Compiled, codes: Codes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows with the same term key have the same term structure: side code and the number of positives
+    of each width among gated and other findings. Returns each row's term key, each row's number of
+    terms (float: it can overflow an integer), and the distinct keys."""
     observed = codes.findings >= 0
     columns = np.arange(codes.findings.shape[1])
     width = np.where(observed, compiled.width[columns, np.where(observed, codes.findings, 0)], 0)
     widths = sorted(w for w in compiled.banks if w > 1)
-    parts = [codes.side[:, None], (codes.upper >= 0).astype(np.int64)]
+    parts = [codes.side[:, None]]
     for gated in (True, False):
         in_block = compiled.gated == gated
         parts += [((width == w) & in_block).sum(axis=1, keepdims=True) for w in widths]
     keys, inverse = np.unique(np.concatenate(parts, axis=1), axis=0, return_inverse=True)
-    return keys, inverse.reshape(-1)
+    inverse = inverse.reshape(-1)
+    side_sizes = np.array([len(t) for t in compiled.side_terms], dtype=np.float64)
+    per_key = side_sizes[keys[:, 0]] * np.prod(np.array(widths * 2, dtype=np.float64) ** keys[:, 1:], axis=1)
+    return inverse, per_key[inverse], keys
+
+
+def _plan_groups(compiled: _Compiled, codes: Codes) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of one group share an elimination: the same observed context variables and the same number
+    of terms (risk factors enter as indicators, and term structures may differ within a group).
+    Returns each row's group and each row's number of terms."""
+    _, n_terms, _ = _term_keys(compiled, codes)
+    context = (codes.upper[:, list(CONTEXT)] >= 0).astype(np.float64)
+    _, groups = np.unique(np.column_stack([context, n_terms]), axis=0, return_inverse=True)
+    return groups.reshape(-1), n_terms
 
 
 def _sums(
     model: Model, compiled: _Compiled, codes: Codes, rows: np.ndarray, dtype: type
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For rows of one shape: signed and absolute sums over terms of ``Z[r, t, j]``, and term counts."""
-    coef, absent, present, active = _group_terms(model, compiled, codes.findings[rows], int(codes.side[rows[0]]), dtype)
+    """For rows of one plan group: signed and absolute sums over terms of ``Z[r, t, j]``, and term
+    counts. Each term structure's terms are built apart, then stacked for one elimination."""
+    sub = Codes(codes.upper[rows], codes.findings[rows], codes.side[rows])
+    term_key, _, _ = _term_keys(compiled, sub)
+    built = None
+    for k in np.unique(term_key):
+        members = np.flatnonzero(term_key == k)
+        parts = _group_terms(model, compiled, sub.findings[members], int(sub.side[members[0]]), dtype)
+        if built is None:
+            built = [np.empty((len(rows), *a.shape[1:]), dtype=a.dtype) for a in parts]
+        for target, a in zip(built, parts):
+            target[members] = a
+    coef, absent, present, active = built
     n_terms = coef.shape[1]
     total = np.zeros((len(rows), 1 + 2 * len(model.causes)), dtype=dtype)
     absolute = np.zeros_like(total)
@@ -646,6 +697,10 @@ def infer_codes(model: Model, codes: Codes, *, with_prior: bool = True, method: 
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if ((codes.side == ANYTHING)[:, None] & (codes.findings >= 0) & compiled_gated(model)[None, :]).any():
+        # a gated finding's leak acts "with leg numbness present"; with the chief complaint unknown
+        # the terms would be wrong (evidence from numbdx.infer always knows or assumes it)
+        raise ValueError("rows with leg numbness unknown (side code ANYTHING) cannot carry gated findings")
     stacked = np.concatenate([codes.upper, codes.findings, codes.side[:, None]], axis=1)
     unique, first, inverse = np.unique(stacked, axis=0, return_index=True, return_inverse=True)
     if len(unique) < len(stacked):
@@ -688,16 +743,13 @@ def _solve(model: Model, compiled: _Compiled, codes: Codes, out: dict[str, np.nd
     that can be answered; set ``failure`` for the others; return the rows that lost precision."""
     n_causes = len(model.causes)
     ops = 4 * (n_causes + len(model.upper) + (codes.findings >= 0).sum(axis=1) + 8)
-    keys, inverse = _shape_keys(compiled, codes)
-    widths = sorted(w for w in compiled.banks if w > 1)
+    groups, terms_of_row = _plan_groups(compiled, codes)
     imprecise = []
-    for g, key in enumerate(keys):
-        members = np.flatnonzero(inverse == g)
-        counts = list(key[1 + len(model.upper) :])
-        n_terms = len(compiled.side_terms[key[0]]) * int(
-            np.prod([float(w) ** n for w, n in zip(widths * 2, counts)], dtype=np.float64)
-        )
+    for g in np.unique(groups):
+        members = np.flatnonzero(groups == g)
+        n_terms = terms_of_row[members[0]]
         if n_terms > MAX_TERMS:
+            n_terms = int(n_terms) if n_terms < 2**62 else n_terms
             error = InferenceLimitError(
                 f"this evidence needs {n_terms} exact-inference terms (more than {MAX_TERMS}); "
                 "give fewer positive findings in one query"
@@ -823,9 +875,9 @@ def _finish(
     prior = np.full((n_rows, n_causes), np.nan)
     if with_prior:  # given the context and risk factors only: one term per row
         context = Codes(codes.upper, np.full_like(codes.findings, -1), np.full_like(codes.side, ANYTHING))
-        _, inverse = _shape_keys(compiled, context)
-        for g in np.unique(inverse):
-            rows = np.flatnonzero(inverse == g)
+        groups, _ = _plan_groups(compiled, context)
+        for g in np.unique(groups):
+            rows = np.flatnonzero(groups == g)
             total, _, _ = _sums(model, compiled, context, rows, np.float64)
             prior[rows] = np.clip(total[:, 1 : 1 + n_causes] / total[:, :1], 0.0, 1.0)
     return Answer(
