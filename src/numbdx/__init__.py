@@ -7,7 +7,7 @@ numbdx ranks possible causes for a clinician or a triage service; it never state
 >>> differential.top(3)  # doctest: +SKIP
 """
 
-from ._api import infer, load_model, vocabulary
+from ._api import explain, infer, load_model, vocabulary
 from ._exceptions import (
     EvidenceError,
     ImpossibleEvidenceError,
@@ -15,8 +15,10 @@ from ._exceptions import (
     InvalidEvidenceValueError,
     NumbdxError,
     PriorsError,
+    UnknownCauseError,
     UnknownEvidenceError,
 )
+from ._explain import CauseExplanation, EvidenceWeight, Explanation
 from ._frame import infer_frame
 from ._model import Model
 from ._result import CauseResult, Differential
@@ -26,10 +28,13 @@ from ._uncertainty import CauseUncertainty, RankFlip, Sensitivity, Uncertainty, 
 __version__ = "0.1.0"
 
 __all__ = [
+    "CauseExplanation",
     "CauseResult",
     "CauseUncertainty",
     "Differential",
     "EvidenceError",
+    "EvidenceWeight",
+    "Explanation",
     "ImpossibleEvidenceError",
     "InferenceLimitError",
     "InvalidEvidenceValueError",
@@ -42,8 +47,10 @@ __all__ = [
     "Triage",
     "TriageReason",
     "Uncertainty",
+    "UnknownCauseError",
     "UnknownEvidenceError",
     "__version__",
+    "explain",
     "infer",
     "infer_frame",
     "load_model",

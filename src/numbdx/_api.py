@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 from ._engine import infer_exact
@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     import pandas as pd
+
+    from ._explain import Explanation
 
 _default_model: Model | None = None
 _default_lock = threading.Lock()
@@ -130,3 +132,50 @@ def _differential(model: Model, evidence: Mapping[str, Any] | None, method: str 
 def vocabulary(model: Model | None = None) -> pd.DataFrame:
     """Every evidence name ``infer`` accepts, with its kind, states and a plain-language description."""
     return (model if model is not None else load_model()).vocabulary()
+
+
+def explain(
+    evidence: Mapping[str, Any] | None = None,
+    *,
+    model: Model | None = None,
+    causes: str | Iterable[str] | None = None,
+    quantity: Literal["explains", "posterior"] = "explains",
+    include_assumed: bool = True,
+) -> Explanation:
+    """Why each cause ranks where it does: every evidence item's weight for or against it.
+
+    The weight of item ``i`` for cause ``c`` is ``logit P(c | e) - logit P(c | e without i)`` (natural
+    log), with ``P`` the ``quantity`` (``explains`` by default: P(present and producing the numbness)).
+    Weights are signed and ranked by size; ``+inf``/``-inf`` when the item alone makes the cause
+    certain or impossible. See :class:`Explanation` for the full definition and edge cases.
+
+    Parameters
+    ----------
+    evidence
+        As for :func:`infer`.
+    model
+        The model; the shipped one by default.
+    causes
+        One cause name or several; every cause of the differential, in its rank order, by default.
+    quantity
+        ``"explains"`` or ``"posterior"``.
+    include_assumed
+        Weigh the assumed chief complaint too (marked ``assumed``).
+
+    Raises
+    ------
+    UnknownCauseError
+        A name in ``causes`` is not a cause of the model (close names are suggested).
+    ValueError
+        ``quantity`` is not one of the two above.
+
+    Examples
+    --------
+    >>> import numbdx
+    >>> why = numbdx.explain({"age": 67, "smoking": True, "pain_worse_walking": True}, causes="atherosclerosis")
+    >>> why["atherosclerosis"].weights[0].item in {"age", "smoking", "pain_worse_walking", "leg_numbness"}
+    True
+    """
+    from ._explain import explain as _explain
+
+    return _explain(model, evidence, causes=causes, quantity=quantity, include_assumed=include_assumed)

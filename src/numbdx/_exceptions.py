@@ -9,6 +9,7 @@ __all__ = [
     "InvalidEvidenceValueError",
     "NumbdxError",
     "PriorsError",
+    "UnknownCauseError",
     "UnknownEvidenceError",
 ]
 
@@ -48,3 +49,16 @@ class ImpossibleEvidenceError(EvidenceError):
 
 class InferenceLimitError(NumbdxError):
     """The evidence needs more exact-inference work than numbdx will do in one call."""
+
+
+class UnknownCauseError(NumbdxError, KeyError):
+    """A cause name is not in the model; ``suggestions`` holds the closest valid names."""
+
+    def __init__(self, name: object, suggestions: list[str]) -> None:
+        self.name = name
+        self.suggestions = suggestions
+        hint = f"; did you mean {', '.join(repr(s) for s in suggestions)}?" if suggestions else ""
+        super().__init__(f"unknown cause {name!r}{hint} (see Model.cause_names)")
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0])
