@@ -401,7 +401,8 @@ def uncertainty(
         ``tornado``: the numbers whose move to either end of their range changes the top cause's
         probability most, largest swing first; ``flip``: the smallest single-number move that makes
         another cause rank first (as a fraction of the way from the value to the end of its range,
-        on its scale; grid of 8 points per side refined by 8 bisections), or None if none exists.
+        on its scale; grid of 8 points per side refined by 8 bisections, over the numbers that change
+        some probability at an end of their range), or None if none exists.
 
     Raises
     ------
@@ -464,7 +465,10 @@ def uncertainty(
         for p in [movable[k]]
         if swing[k] > 0
     )
-    flip = _flip(model, codes, params, movable, top, column)
+    # A number whose move to either end changes no probability (the link of a finding not in the
+    # evidence, say) cannot change the ranking anywhere in between: it enters no computation.
+    effect = np.abs(at_ends - point[None, :]).max(axis=1).reshape(-1, 2).max(axis=1)
+    flip = _flip(model, codes, params, movable[effect > 1e-12], top, column)
     return Uncertainty(quantity, n_samples, seed, model.causes[top].name, causes, tornado, flip)
 
 
