@@ -637,11 +637,19 @@ def _term_keys(compiled: _Compiled, codes: Codes) -> tuple[np.ndarray, np.ndarra
     for gated in (True, False):
         in_block = compiled.gated == gated
         parts += [((width == w) & in_block).sum(axis=1, keepdims=True) for w in widths]
-    keys, inverse = np.unique(np.concatenate(parts, axis=1), axis=0, return_inverse=True)
-    inverse = inverse.reshape(-1)
+    keys, inverse = _unique_rows(np.concatenate(parts, axis=1))
     side_sizes = np.array([len(t) for t in compiled.side_terms], dtype=np.float64)
     per_key = side_sizes[keys[:, 0]] * np.prod(np.array(widths * 2, dtype=np.float64) ** keys[:, 1:], axis=1)
     return inverse, per_key[inverse], keys
+
+
+def _unique_rows(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct rows of ``a`` and each row's index among them (``np.unique(axis=0)`` is slow on the
+    one-row batches of ``infer``)."""
+    if len(a) == 1:
+        return a, np.zeros(1, dtype=np.int64)
+    keys, inverse = np.unique(a, axis=0, return_inverse=True)
+    return keys, inverse.reshape(-1)
 
 
 def _plan_groups(compiled: _Compiled, codes: Codes) -> tuple[np.ndarray, np.ndarray]:
@@ -650,8 +658,8 @@ def _plan_groups(compiled: _Compiled, codes: Codes) -> tuple[np.ndarray, np.ndar
     Returns each row's group and each row's number of terms."""
     _, n_terms, _ = _term_keys(compiled, codes)
     context = (codes.upper[:, list(CONTEXT)] >= 0).astype(np.float64)
-    _, groups = np.unique(np.column_stack([context, n_terms]), axis=0, return_inverse=True)
-    return groups.reshape(-1), n_terms
+    _, groups = _unique_rows(np.column_stack([context, n_terms]))
+    return groups, n_terms
 
 
 def _sums(
@@ -702,6 +710,8 @@ def infer_codes(model: Model, codes: Codes, *, with_prior: bool = True, method: 
         # the terms would be wrong (evidence from numbdx.infer always knows or assumes it)
         raise ValueError("rows with leg numbness unknown (side code ANYTHING) cannot carry gated findings")
     stacked = np.concatenate([codes.upper, codes.findings, codes.side[:, None]], axis=1)
+    if len(stacked) == 1:
+        return _infer_unique(model, codes, with_prior, method)
     unique, first, inverse = np.unique(stacked, axis=0, return_index=True, return_inverse=True)
     if len(unique) < len(stacked):
         inverse = inverse.reshape(-1)
@@ -873,13 +883,21 @@ def _finish(
     error_bound, terms = out["error_bound"], out["terms"]
 
     prior = np.full((n_rows, n_causes), np.nan)
-    if with_prior:  # given the context and risk factors only: one term per row
+    cache = model.__dict__.setdefault("_prior_cache", {})
+    key = codes.upper[0].tobytes() if with_prior and n_rows == 1 else None
+    if key is not None and key in cache:  # one patient: the prior depends on the context alone
+        prior[0] = cache[key]
+    elif with_prior:  # given the context and risk factors only: one term per row
         context = Codes(codes.upper, np.full_like(codes.findings, -1), np.full_like(codes.side, ANYTHING))
         groups, _ = _plan_groups(compiled, context)
         for g in np.unique(groups):
             rows = np.flatnonzero(groups == g)
             total, _, _ = _sums(model, compiled, context, rows, np.float64)
             prior[rows] = np.clip(total[:, 1 : 1 + n_causes] / total[:, :1], 0.0, 1.0)
+        if key is not None:
+            if len(cache) >= FACTOR_CACHE_SIZE:
+                cache.clear()
+            cache[key] = prior[0].copy()
     return Answer(
         posterior=posterior[:, :n_causes],
         explains=posterior[:, n_causes:],
