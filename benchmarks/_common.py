@@ -413,17 +413,18 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def _git(*args: str) -> str:
+def _git(*args: str, strip: bool = True) -> str:
     try:
         done = subprocess.run(["git", "-C", str(REPO), *args], capture_output=True, text=True, timeout=10)
-        return done.stdout.strip()
+        return done.stdout.strip() if strip else done.stdout
     except (OSError, subprocess.SubprocessError):
         return ""
 
 
 def machine_info() -> dict[str, str]:
     """Where the figures come from: CPU, cores, versions, numbdx commit and whether src/ is modified."""
-    dirty = [line[3:] for line in _git("status", "--porcelain", "--", "src", "priors").splitlines()]
+    # porcelain lines are "XY path": stripping the whole output would eat the first line's X column
+    dirty = [line[3:] for line in _git("status", "--porcelain", "--", "src", "priors", strip=False).splitlines()]
     return {
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
         "cpu": _cpu_model(),

@@ -15,7 +15,17 @@ from pathlib import Path
 
 import _common
 
-SCRIPTS = ("bench_engines", "bench_hashseed", "bench_scaling", "bench_coldstart", "bench_memory", "bench_batch")
+SCRIPTS = (
+    "bench_engines",
+    "bench_hashseed",
+    "bench_scaling",
+    "bench_coldstart",
+    "bench_memory",
+    "bench_batch",
+    "bench_decision",
+    "bench_uncertainty",
+    "bench_service",
+)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,12 +22,25 @@ from ._explain import CauseExplanation, EvidenceWeight, Explanation
 from ._frame import infer_frame
 from ._model import Model
 from ._result import CauseResult, Differential
+from ._session import Session
 from ._triage import SpecialistAdvice, Triage, TriageReason
 from ._uncertainty import CauseUncertainty, RankFlip, Sensitivity, Uncertainty, uncertainty
+from ._voi import (
+    CRITERIA,
+    AnswerOutcome,
+    NextQuestions,
+    QuestionValue,
+    TestRecommendation,
+    next_questions,
+    recommend_tests,
+    value_of_information,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "CRITERIA",
+    "AnswerOutcome",
     "CauseExplanation",
     "CauseResult",
     "CauseUncertainty",
@@ -39,11 +52,15 @@ __all__ = [
     "InferenceLimitError",
     "InvalidEvidenceValueError",
     "Model",
+    "NextQuestions",
     "NumbdxError",
     "PriorsError",
+    "QuestionValue",
     "RankFlip",
     "Sensitivity",
+    "Session",
     "SpecialistAdvice",
+    "TestRecommendation",
     "Triage",
     "TriageReason",
     "Uncertainty",
@@ -54,6 +71,9 @@ __all__ = [
     "infer",
     "infer_frame",
     "load_model",
+    "next_questions",
+    "recommend_tests",
     "uncertainty",
+    "value_of_information",
     "vocabulary",
 ]

@@ -706,15 +706,21 @@ def _sums(
 METHODS = ("auto", "exact", "sampling")
 
 
-def infer_codes(model: Model, codes: Codes, *, with_prior: bool = True, method: str = "auto") -> Answer:
+def infer_codes(
+    model: Model, codes: Codes, *, with_prior: bool = True, method: str = "auto", target_error: float = TARGET_ERROR
+) -> Answer:
     """Posteriors for every row of ``codes``; ``with_prior=False`` skips the prior given the context
     (left NaN). Identical rows are computed once.
 
     ``method``: ``"exact"`` (see the module docstring; rows past its limit fail with
     ``InferenceLimitError``), ``"auto"`` (exact, and importance sampling with an error bound for the
     rows past the exact limit; see ``_sampling``), ``"sampling"`` (importance sampling for every row
-    with positive findings: to check it against exact answers).
+    with positive findings: to check it against exact answers). ``target_error``: the rounding bound
+    below which a float64 answer is accepted without extended precision (at most ``MAX_ERROR``; the
+    value of information, which differences entropies, needs far less than ``infer``'s 1e-9).
     """
+    if not 0 < target_error <= MAX_ERROR:
+        raise ValueError(f"target_error must be in (0, {MAX_ERROR:g}], got {target_error!r}")
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     if ((codes.side == ANYTHING)[:, None] & (codes.findings >= 0) & compiled_gated(model)[None, :]).any():
@@ -723,12 +729,12 @@ def infer_codes(model: Model, codes: Codes, *, with_prior: bool = True, method: 
         raise ValueError("rows with leg numbness unknown (side code ANYTHING) cannot carry gated findings")
     stacked = np.concatenate([codes.upper, codes.findings, codes.side[:, None]], axis=1)
     if len(stacked) == 1:
-        return _infer_unique(model, codes, with_prior, method)
+        return _infer_unique(model, codes, with_prior, method, target_error)
     unique, first, inverse = np.unique(stacked, axis=0, return_index=True, return_inverse=True)
     if len(unique) < len(stacked):
         inverse = inverse.reshape(-1)
         answer = _infer_unique(
-            model, Codes(codes.upper[first], codes.findings[first], codes.side[first]), with_prior, method
+            model, Codes(codes.upper[first], codes.findings[first], codes.side[first]), with_prior, method, target_error
         )
         return Answer(
             posterior=answer.posterior[inverse],
@@ -740,7 +746,7 @@ def infer_codes(model: Model, codes: Codes, *, with_prior: bool = True, method: 
             failure=[answer.failure[i] for i in inverse],
             method=answer.method[inverse],
         )
-    return _infer_unique(model, codes, with_prior, method)
+    return _infer_unique(model, codes, with_prior, method, target_error)
 
 
 def _reexpand(compiled: _Compiled, codes: Codes, rows: np.ndarray) -> Codes:
@@ -760,7 +766,14 @@ def _reexpand(compiled: _Compiled, codes: Codes, rows: np.ndarray) -> Codes:
     return Codes(codes.upper[rows], findings, codes.side[rows])
 
 
-def _solve(model: Model, compiled: _Compiled, codes: Codes, out: dict[str, np.ndarray], failure: list) -> np.ndarray:
+def _solve(
+    model: Model,
+    compiled: _Compiled,
+    codes: Codes,
+    out: dict[str, np.ndarray],
+    failure: list,
+    target_error: float = TARGET_ERROR,
+) -> np.ndarray:
     """Fill ``out`` (posteriors, evidence probability, error bound, terms) for every row of ``codes``
     that can be answered; set ``failure`` for the others; return the rows that lost precision."""
     n_causes = len(model.causes)
@@ -793,7 +806,7 @@ def _solve(model: Model, compiled: _Compiled, codes: Codes, out: dict[str, np.nd
                 / np.where(ok, p_e, 1)[:, None],
                 axis=1,
             )
-            done = ok & (bound <= TARGET_ERROR) if dtype is np.float64 else ok & (bound <= MAX_ERROR)
+            done = ok & (bound <= target_error) if dtype is np.float64 else ok & (bound <= MAX_ERROR)
             rows = pending[done]
             out["posterior"][rows] = np.clip(ratios[done].astype(np.float64), 0.0, 1.0)
             out["evidence_probability"][rows] = p_e[done]
@@ -820,7 +833,9 @@ def _solve(model: Model, compiled: _Compiled, codes: Codes, out: dict[str, np.nd
     return np.array(imprecise, dtype=np.int64)
 
 
-def _infer_unique(model: Model, codes: Codes, with_prior: bool, method: str) -> Answer:
+def _infer_unique(
+    model: Model, codes: Codes, with_prior: bool, method: str, target_error: float = TARGET_ERROR
+) -> Answer:
     compiled = _compile(model)
     n_rows, n_causes = len(codes), len(model.causes)
     out = {
@@ -843,6 +858,7 @@ def _infer_unique(model: Model, codes: Codes, with_prior: bool, method: str) -> 
                 Codes(codes.upper[exact_rows], codes.findings[exact_rows], codes.side[exact_rows]),
                 False,
                 "exact" if method == "sampling" else method,
+                target_error,
             )
             out["posterior"][exact_rows] = np.concatenate([sub.posterior, sub.explains], axis=1)
             for key in ("evidence_probability", "error_bound", "terms"):
@@ -851,12 +867,12 @@ def _infer_unique(model: Model, codes: Codes, with_prior: bool, method: str) -> 
                 failure[r] = sub.failure[j]
         _sample(model, compiled, codes, sampled, out, failure, used)
         return _finish(model, compiled, codes, with_prior, out, failure, used)
-    imprecise = _solve(model, compiled, codes, out, failure)
+    imprecise = _solve(model, compiled, codes, out, failure, target_error)
     if len(imprecise):  # expand their positives without cancellation, as far as the term budget allows
         retry = _reexpand(compiled, codes, imprecise)
         sub = {k: v[imprecise] for k, v in out.items()}
         sub_failure: list[Exception | None] = [None] * len(imprecise)
-        still = _solve(model, compiled, retry, sub, sub_failure)
+        still = _solve(model, compiled, retry, sub, sub_failure, target_error)
         for k, v in sub.items():
             out[k][imprecise] = v
         for j, r in enumerate(imprecise):
