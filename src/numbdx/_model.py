@@ -333,6 +333,63 @@ class Model:
 
         return pgmpy_evidence(self, evidence)
 
+    def _repr_html_(self) -> str:
+        # The view lives in _html; a repr must never raise in a notebook, so any failure falls back to
+        # the plain repr, and past that to object's.
+        try:
+            from ._html import model_html
+
+            return str(model_html(self))
+        except Exception:
+            import html
+
+            try:
+                text = repr(self)
+            except Exception:
+                text = object.__repr__(self)
+            return f"<pre>{html.escape(text)}</pre>"
+
+    def draw(
+        self,
+        evidence: Mapping[str, Any] | None = None,
+        *,
+        ax: Any = None,
+        max_causes: int | None = 12,
+        max_findings: int | None = 20,
+    ) -> Any:
+        """Draw the network, or the part of it that matters for ``evidence``: risk factors, causes, findings.
+
+        Three layers from left to right. The causes are the ``max_causes`` highest ranked given the
+        evidence (given none, given the chief complaint alone), shaded by how much they explain the
+        numbness, red flags outlined in red; their risk factors on the left, and on the right the
+        evidence findings and the findings they produce most often. Evidence nodes are highlighted.
+
+        Parameters
+        ----------
+        evidence : mapping, optional
+            As for :func:`numbdx.infer`.
+        ax : matplotlib.axes.Axes, optional
+            The axes to draw on; a new figure by default.
+        max_causes : int or None
+            Causes drawn; None for all of them.
+        max_findings : int or None
+            Findings drawn; the evidence findings always are. None for every finding of the drawn causes.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+
+        Raises
+        ------
+        ImportError
+            matplotlib is not installed: ``pip install "numbdx[plot]"``.
+        EvidenceError
+            The evidence is invalid (as for :func:`numbdx.infer`).
+        """
+        from ._plot import draw_model
+
+        return draw_model(self, evidence, ax=ax, max_causes=max_causes, max_findings=max_findings)
+
     def __repr__(self) -> str:
         return (
             f"<numbdx.Model {len(self.causes)} causes, {len(self.upper) - 2} risk factors, "

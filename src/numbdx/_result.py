@@ -235,28 +235,48 @@ class Differential:
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
+        # The view lives in _html (see its docstring: a repr runs no inference, so no next questions or
+        # tests here). A repr must never raise in a notebook: any failure there, or in importing it,
+        # falls back to the plain repr, and past that to object's.
         try:
-            rows = "".join(
-                f"<tr><td>{i}</td><td>{html.escape(c.label)}</td><td>{c.explains:.1%}</td>"
-                f"<td>{c.posterior:.1%}</td><td>{c.prior:.1%}</td><td>{'&#9888;' if c.red_flag else ''}</td></tr>"
-                for i, c in enumerate(self.causes, 1)
-            )
-            banner = ""
-            if self.triage is not None:
-                reasons = "".join(f"<li>{html.escape(r.text)}</li>" for r in self.triage.reasons)
-                banner = (
-                    f"<p><strong>Triage: {html.escape(self.triage.level.replace('_', '-'))}</strong>. "
-                    f"{html.escape(self.triage.advice)}</p><ul>{reasons}</ul>"
-                )
-            return (
-                f"<div>{banner}<table><thead><tr><th>#</th><th>cause</th><th>explains numbness</th><th>present</th>"
-                f"<th>prior</th><th>red flag</th></tr></thead><tbody>{rows}</tbody></table>"
-                f"<p><small>method: {html.escape(self.method)}, error bound {self.error_bound:.2g}. "
-                f"{html.escape(DISCLAIMER)}</small></p></div>"
-            )
-        except Exception:  # a repr must never raise in a notebook
+            from ._html import differential_html
+
+            return str(differential_html(self))
+        except Exception:
             try:
                 text = repr(self)
             except Exception:
                 text = object.__repr__(self)
             return f"<pre>{html.escape(text)}</pre>"
+
+    def to_html(self, *, tests: Any = None, questions: Any = None, explanation: Any = None, n: int = 10) -> str:
+        """The notebook view with what a repr does not compute: the results of
+        :func:`numbdx.recommend_tests`, :func:`numbdx.next_questions` and :func:`numbdx.explain` on the
+        same evidence, shown below the table and in each cause's details."""
+        from ._html import differential_html
+
+        return str(differential_html(self, tests=tests, questions=questions, explanation=explanation, n=n))
+
+    def plot(self, ax: Any = None, *, n: int = 10) -> Any:
+        """Bar chart of the top ``n`` causes and every red flag: prior, present and explains side by side.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            The axes to draw on; a new figure by default.
+        n : int
+            Causes shown in rank order; red-flag causes ranked below are added, marked, whatever their
+            probability.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+
+        Raises
+        ------
+        ImportError
+            matplotlib is not installed: ``pip install "numbdx[plot]"``.
+        """
+        from ._plot import plot_differential
+
+        return plot_differential(self, ax, n=n)
