@@ -22,6 +22,7 @@ from ._explain import CauseExplanation, EvidenceWeight, Explanation
 from ._frame import infer_frame
 from ._model import Model
 from ._result import CauseResult, Differential
+from ._schema import evidence_schema, result_schema
 from ._session import Session
 from ._triage import SpecialistAdvice, Triage, TriageReason
 from ._uncertainty import CauseUncertainty, RankFlip, Sensitivity, Uncertainty, uncertainty
@@ -67,13 +68,24 @@ __all__ = [
     "UnknownCauseError",
     "UnknownEvidenceError",
     "__version__",
+    "evidence_schema",
     "explain",
     "infer",
     "infer_frame",
     "load_model",
     "next_questions",
     "recommend_tests",
+    "result_schema",
     "uncertainty",
     "value_of_information",
     "vocabulary",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # the HTTP service needs the `service` extra (fastapi, uvicorn): imported only when asked for
+    if name in ("create_app", "serve"):
+        from . import _service
+
+        return getattr(_service, name)
+    raise AttributeError(f"module 'numbdx' has no attribute {name!r}")

