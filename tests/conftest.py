@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -27,3 +28,20 @@ def model():
     import numbdx
 
     return numbdx.load_model()
+
+
+@pytest.fixture
+def priors_copy(tmp_path: Path) -> Path:
+    """A copy of the shipped ``priors/`` folder to break on purpose."""
+    from numbdx._priors import priors_dir
+
+    target = tmp_path / "priors"
+    shutil.copytree(priors_dir(), target)
+    return target
+
+
+def edit_file(path: Path, old: str, new: str) -> None:
+    """Replace the first ``old`` in ``path`` by ``new`` (``old`` must be there)."""
+    text = path.read_text()
+    assert old in text, old
+    path.write_text(text.replace(old, new, 1))

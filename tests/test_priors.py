@@ -4,27 +4,15 @@ the records say."""
 from __future__ import annotations
 
 import math
-import shutil
 
 import numpy as np
 import pytest
 
 import numbdx
 from numbdx import PriorsError
-from numbdx._priors import load_knowledge_base, priors_dir
+from numbdx._priors import load_knowledge_base
 
-
-@pytest.fixture
-def priors_copy(tmp_path):
-    target = tmp_path / "priors"
-    shutil.copytree(priors_dir(), target)
-    return target
-
-
-def _edit(path, old, new):
-    text = path.read_text()
-    assert old in text, old
-    path.write_text(text.replace(old, new, 1))
+from .conftest import edit_file
 
 
 @pytest.mark.parametrize(
@@ -47,7 +35,7 @@ def _edit(path, old, new):
     ],
 )
 def test_malformed_file_names_file_record_and_problem(priors_copy, file, old, new, expected):
-    _edit(priors_copy / file, old, new)
+    edit_file(priors_copy / file, old, new)
     with pytest.raises(PriorsError) as info:
         load_knowledge_base(priors_copy)
     for part in expected:
@@ -78,7 +66,7 @@ def test_missing_file_and_bad_toml(priors_copy):
 
 
 def test_number_without_source_is_rejected(priors_copy):
-    _edit(
+    edit_file(
         priors_copy / "context.toml",
         'source = "assumption", scale = "assumption", note = "even split; used only when sex is not given" }',
         'scale = "assumption" }',
@@ -89,8 +77,8 @@ def test_number_without_source_is_rejected(priors_copy):
 
 def test_identity_changes_with_the_priors(priors_copy, model):
     assert load_knowledge_base(priors_copy).digest == model.knowledge.digest
-    _edit(priors_copy / "context.toml", "value = 0.16", "value = 0.17")
-    _edit(priors_copy / "context.toml", "value = 0.27", "value = 0.26")
+    edit_file(priors_copy / "context.toml", "value = 0.16", "value = 0.17")
+    edit_file(priors_copy / "context.toml", "value = 0.27", "value = 0.26")
     assert load_knowledge_base(priors_copy).digest != model.knowledge.digest
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 
 import pytest
 from hypothesis import assume, given
@@ -22,6 +21,7 @@ from numbdx import CauseResult, Differential, ImpossibleEvidenceError, Inference
 from numbdx._priors import SOURCE_FILES, priors_dir
 from numbdx._triage import LEVELS, level_rank, load_triage, specialists, triage
 
+from .conftest import edit_file
 from .strategies import evidence
 
 
@@ -378,19 +378,6 @@ def test_every_red_flag_cause_has_a_threshold_and_the_file_ships_with_the_priors
     assert {s.name for s in rules.signs} >= {s["name"] for s in model.knowledge.actions["urgent_sign"]}
 
 
-@pytest.fixture
-def priors_copy(tmp_path):
-    target = tmp_path / "priors"
-    shutil.copytree(priors_dir(), target)
-    return target
-
-
-def _edit(path, old, new):
-    text = path.read_text()
-    assert old in text, old
-    path.write_text(text.replace(old, new, 1))
-
-
 @pytest.mark.parametrize(
     "old, new, expected",
     [
@@ -406,7 +393,7 @@ def _edit(path, old, new):
     ],
 )
 def test_malformed_triage_toml_names_file_record_and_problem(priors_copy, old, new, expected):
-    _edit(priors_copy / "triage.toml", old, new)
+    edit_file(priors_copy / "triage.toml", old, new)
     with pytest.raises(PriorsError) as info:
         load_triage(priors_copy)
     assert str(info.value).startswith("triage.toml: "), str(info.value)
@@ -415,7 +402,7 @@ def test_malformed_triage_toml_names_file_record_and_problem(priors_copy, old, n
 
 
 def test_triage_with_a_broken_file_raises_through_the_model(priors_copy):
-    _edit(priors_copy / "triage.toml", "\n[self_care]\n", "\n[self_care_table]\n")
+    edit_file(priors_copy / "triage.toml", "\n[self_care]\n", "\n[self_care_table]\n")
     with pytest.raises(PriorsError, match=r"^triage\.toml: \[self_care\]"):
         numbdx.load_model(priors_copy)  # validated with the rest of the knowledge base
 
@@ -430,8 +417,8 @@ def test_missing_or_invalid_triage_toml(priors_copy):
 
 
 def test_an_edited_triage_toml_is_reread(priors_copy, model):
-    _edit(priors_copy / "triage.toml", "value = 0.02, range = [0.005, 0.1]", "value = 0.09, range = [0.005, 0.1]")
+    edit_file(priors_copy / "triage.toml", "value = 0.02, range = [0.005, 0.1]", "value = 0.09, range = [0.005, 0.1]")
     first = load_triage(priors_copy)
     assert next(t for t in first.thresholds if t.cause == "stroke").threshold.value == 0.09
-    _edit(priors_copy / "triage.toml", "value = 0.09, range", "value = 0.08, range")
+    edit_file(priors_copy / "triage.toml", "value = 0.09, range", "value = 0.08, range")
     assert next(t for t in load_triage(priors_copy).thresholds if t.cause == "stroke").threshold.value == 0.08

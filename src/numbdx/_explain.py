@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from ._display import fallback_html
 from ._engine import codes_from_evidence, infer_codes
 from ._evidence import Evidence, normalise
 from ._exceptions import ImpossibleEvidenceError, InferenceLimitError, UnknownCauseError
@@ -281,11 +282,7 @@ class Explanation:
             parts.append(f"<p><small>{html.escape(self.definition)}</small></p></div>")
             return "".join(parts)
         except Exception:  # a repr must never raise in a notebook
-            try:
-                text = repr(self)
-            except Exception:
-                text = object.__repr__(self)
-            return f"<pre>{html.escape(text)}</pre>"
+            return fallback_html(self)
 
 
 def _json_float(x: float) -> float | str:

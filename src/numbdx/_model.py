@@ -341,13 +341,9 @@ class Model:
 
             return str(model_html(self))
         except Exception:
-            import html
+            from ._display import fallback_html
 
-            try:
-                text = repr(self)
-            except Exception:
-                text = object.__repr__(self)
-            return f"<pre>{html.escape(text)}</pre>"
+            return fallback_html(self)
 
     def draw(
         self,

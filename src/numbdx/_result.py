@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import html
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+from ._display import fallback_html
 from ._exceptions import NumbdxError
 
 if TYPE_CHECKING:
@@ -243,11 +243,7 @@ class Differential:
 
             return str(differential_html(self))
         except Exception:
-            try:
-                text = repr(self)
-            except Exception:
-                text = object.__repr__(self)
-            return f"<pre>{html.escape(text)}</pre>"
+            return fallback_html(self)
 
     def to_html(self, *, tests: Any = None, questions: Any = None, explanation: Any = None, n: int = 10) -> str:
         """The notebook view with what a repr does not compute: the results of

@@ -8,11 +8,11 @@ services should call directly.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping
 from typing import Any
 
 from ._api import infer, load_model
+from ._display import fallback_html
 from ._evidence import normalise
 from ._exceptions import InvalidEvidenceValueError
 from ._model import CHIEF_COMPLAINT, Model
@@ -182,8 +182,4 @@ class Session:
 
             return str(session_html(self))
         except Exception:  # a repr must never raise in a notebook
-            try:
-                text = repr(self)
-            except Exception:
-                text = object.__repr__(self)
-            return f"<pre>{html.escape(text)}</pre>"
+            return fallback_html(self)

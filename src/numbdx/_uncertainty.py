@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from . import _engine as eng
+from ._display import fallback_html
 from ._evidence import normalise
 from ._exceptions import InferenceLimitError
 from ._model import Model
@@ -360,7 +361,7 @@ class Uncertainty:
                 f"<th>ranks first</th></tr></thead><tbody>{rows}</tbody></table></div>"
             )
         except Exception:  # a repr must never raise in a notebook
-            return f"<pre>{html.escape(object.__repr__(self))}</pre>"
+            return fallback_html(self)
 
 
 def uncertainty(

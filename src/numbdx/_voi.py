@@ -75,6 +75,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ._api import load_model
+from ._display import fallback_html
 from ._engine import Codes, codes_from_evidence, infer_codes
 from ._evidence import Evidence, normalise
 from ._exceptions import ImpossibleEvidenceError, InferenceLimitError
@@ -342,7 +343,7 @@ class NextQuestions:
                 f"({html.escape(self.stop_reason)})</p></div>"
             )
         except Exception:  # a repr must never raise in a notebook
-            return _fallback_html(self)
+            return fallback_html(self)
 
 
 @dataclass(frozen=True)
@@ -399,14 +400,6 @@ class TestRecommendation:
             f"<TestRecommendation {self.name} ({self.tier}): score {self.score:.4g}, value {self.value:.4g}, "
             f"P(abnormal) {self.p_abnormal:.1%}>"
         )
-
-
-def _fallback_html(obj: object) -> str:
-    try:
-        text = repr(obj)
-    except Exception:
-        text = object.__repr__(obj)
-    return f"<pre>{html.escape(text)}</pre>"
 
 
 # --- the variables that can be asked ----------------------------------------------------------------
