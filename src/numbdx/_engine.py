@@ -273,9 +273,16 @@ class Codes:
     upper: np.ndarray
     findings: np.ndarray
     side: np.ndarray
+    shared: bool = False  # risk factors as indicators: see infer_codes(shared_plans=...)
 
     def __len__(self) -> int:
         return len(self.side)
+
+    def take(self, rows: np.ndarray, findings: np.ndarray | None = None) -> Codes:
+        """These rows (with other finding codes if given), keeping how plans are shared."""
+        return Codes(
+            self.upper[rows], self.findings[rows] if findings is None else findings, self.side[rows], self.shared
+        )
 
 
 def codes_from_evidence(model: Model, rows: Sequence[Evidence]) -> Codes:
@@ -408,25 +415,32 @@ def _eliminate(
     present: np.ndarray,
     active: np.ndarray,
     dtype: type,
+    shared: bool = False,
 ) -> np.ndarray:
     """``Z[r, t, j]``: the upper layer summed out for each row, term and clamp: ``j = 0`` none,
     ``j = 1 + c`` cause ``c`` present, ``j = 1 + C + c`` cause ``c`` producing the numbness."""
     if len(upper) == 1:  # one patient: the tables depend on the context alone, and contexts repeat
         cache = model.__dict__.setdefault("_factor_cache", {})
-        key = (upper.tobytes(), np.dtype(dtype).name)
+        key = (upper.tobytes(), np.dtype(dtype).name, shared)
         built = cache.get(key)
         if built is None:
             if len(cache) >= FACTOR_CACHE_SIZE:
                 cache.clear()
-            built = cache[key] = _factors(model, compiled, upper, dtype)
+            built = cache[key] = _factors(model, compiled, upper, dtype, shared=shared)
     else:
-        built = _factors(model, compiled, upper, dtype)
+        built = _factors(model, compiled, upper, dtype, shared=shared)
     plan, priors, causes = built
     return _eliminate_numpy(plan, priors, causes, absent, present, active, dtype)
 
 
 def _factors(
-    model: Model, compiled: _Compiled, upper: np.ndarray, dtype: type, tables: RowTables | None = None
+    model: Model,
+    compiled: _Compiled,
+    upper: np.ndarray,
+    dtype: type,
+    tables: RowTables | None = None,
+    *,
+    shared: bool = False,
 ) -> tuple:
     """The plan and the compact tables of the upper layer given the rows' evidence: priors
     ``(scope, (R|1, entries))`` and, per cause, ``(scope, alpha, beta)`` with ``g = alpha * absent +
@@ -438,14 +452,16 @@ def _factors(
 
     n_rows = len(upper)
     n_upper = len(model.upper)
-    # Context variables (age, sex) are selected: rows of one batch observe the same ones. Risk factors
-    # enter as indicators (1 for an allowed state), so rows that observe different risk factors share
-    # one plan; multiplying by 1 or 0 is exact, so a row's numbers do not depend on its batch.
-    observed = frozenset(v for v in CONTEXT if (upper[:, v] >= 0).all())
-    if any((upper[:, v] >= 0).any() and v not in observed for v in CONTEXT):
-        raise AssertionError("rows of one batch must observe the same context variables")
+    # Observed variables are selected (their tables shrink): rows of one batch observe the same ones.
+    # With ``shared``, risk factors instead enter as indicators (1 for an allowed state), so rows that
+    # observe different risk factors share one plan; multiplying by 1 or 0 is exact, so a row's numbers
+    # still do not depend on its batch (they differ from the selected ones in the last bits only).
+    selectable = CONTEXT if shared else tuple(range(n_upper))
+    observed = frozenset(v for v in selectable if (upper[:, v] >= 0).all())
+    if any((upper[:, v] >= 0).any() and v not in observed for v in selectable):
+        raise AssertionError("rows of one batch must observe the same upper variables")
     indicators = {}
-    for v in range(len(CONTEXT), n_upper):
+    for v in range(len(CONTEXT), n_upper) if shared else ():
         known = upper[:, v] >= 0
         if known.any():
             lam = np.ones((n_rows, model.upper[v].card), dtype=dtype)
@@ -654,11 +670,13 @@ def _unique_rows(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _plan_groups(compiled: _Compiled, codes: Codes) -> tuple[np.ndarray, np.ndarray]:
-    """Rows of one group share an elimination: the same observed context variables and the same number
-    of terms (risk factors enter as indicators, and term structures may differ within a group).
+    """Rows of one group share an elimination: the same observed upper variables (context variables
+    only, when risk factors enter as indicators: ``codes.shared``) and the same number of terms (term
+    structures may differ within a group).
     Returns each row's group and each row's number of terms."""
     _, n_terms, _ = _term_keys(compiled, codes)
-    context = (codes.upper[:, list(CONTEXT)] >= 0).astype(np.float64)
+    observed = codes.upper[:, list(CONTEXT)] if codes.shared else codes.upper
+    context = (observed >= 0).astype(np.float64)
     _, groups = _unique_rows(np.column_stack([context, n_terms]))
     return groups, n_terms
 
@@ -668,7 +686,7 @@ def _sums(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For rows of one plan group: signed and absolute sums over terms of ``Z[r, t, j]``, and term
     counts. Each term structure's terms are built apart, then stacked for one elimination."""
-    sub = Codes(codes.upper[rows], codes.findings[rows], codes.side[rows])
+    sub = codes.take(rows)
     term_key, _, _ = _term_keys(compiled, sub)
     built = None
     for k in np.unique(term_key):
@@ -692,7 +710,9 @@ def _sums(
         upper = codes.upper[rows][part]
         z = np.concatenate(
             [
-                _eliminate(model, compiled, upper, absent[part, t], present[part, t], active[part, t], dtype)
+                _eliminate(
+                    model, compiled, upper, absent[part, t], present[part, t], active[part, t], dtype, codes.shared
+                )
                 for t in (slice(t0, t0 + term_step) for t0 in range(0, n_terms, term_step))
             ],
             axis=1,
@@ -707,7 +727,13 @@ METHODS = ("auto", "exact", "sampling")
 
 
 def infer_codes(
-    model: Model, codes: Codes, *, with_prior: bool = True, method: str = "auto", target_error: float = TARGET_ERROR
+    model: Model,
+    codes: Codes,
+    *,
+    with_prior: bool = True,
+    method: str = "auto",
+    target_error: float = TARGET_ERROR,
+    shared_plans: bool = False,
 ) -> Answer:
     """Posteriors for every row of ``codes``; ``with_prior=False`` skips the prior given the context
     (left NaN). Identical rows are computed once.
@@ -718,7 +744,13 @@ def infer_codes(
     with positive findings: to check it against exact answers). ``target_error``: the rounding bound
     below which a float64 answer is accepted without extended precision (at most ``MAX_ERROR``; the
     value of information, which differences entropies, needs far less than ``infer``'s 1e-9).
+    ``shared_plans``: risk factors enter as indicators rather than being selected, so rows that
+    observe different risk factors share one elimination: far fewer, larger batches for many
+    patients (``infer_frame``), each row's numbers still independent of its batch; for one patient,
+    selecting is faster (``infer``). The two agree to rounding (well within the error bound).
     """
+    if shared_plans and not codes.shared:
+        codes = Codes(codes.upper, codes.findings, codes.side, True)
     if not 0 < target_error <= MAX_ERROR:
         raise ValueError(f"target_error must be in (0, {MAX_ERROR:g}], got {target_error!r}")
     if method not in METHODS:
@@ -733,9 +765,7 @@ def infer_codes(
     unique, first, inverse = np.unique(stacked, axis=0, return_index=True, return_inverse=True)
     if len(unique) < len(stacked):
         inverse = inverse.reshape(-1)
-        answer = _infer_unique(
-            model, Codes(codes.upper[first], codes.findings[first], codes.side[first]), with_prior, method, target_error
-        )
+        answer = _infer_unique(model, codes.take(first), with_prior, method, target_error)
         return Answer(
             posterior=answer.posterior[inverse],
             explains=answer.explains[inverse],
@@ -763,7 +793,7 @@ def _reexpand(compiled: _Compiled, codes: Codes, rows: np.ndarray) -> Codes:
             if after > before and n_terms / before * after <= MAX_TERMS // 4:
                 findings[k, f] = ORDERED
                 n_terms = n_terms / before * after
-    return Codes(codes.upper[rows], findings, codes.side[rows])
+    return codes.take(rows, findings)
 
 
 def _solve(
@@ -855,7 +885,7 @@ def _infer_unique(
         if len(exact_rows):
             sub = _infer_unique(
                 model,
-                Codes(codes.upper[exact_rows], codes.findings[exact_rows], codes.side[exact_rows]),
+                codes.take(exact_rows),
                 False,
                 "exact" if method == "sampling" else method,
                 target_error,
@@ -920,11 +950,11 @@ def _finish(
 
     prior = np.full((n_rows, n_causes), np.nan)
     cache = model.__dict__.setdefault("_prior_cache", {})
-    key = codes.upper[0].tobytes() if with_prior and n_rows == 1 else None
+    key = (codes.upper[0].tobytes(), codes.shared) if with_prior and n_rows == 1 else None
     if key is not None and key in cache:  # one patient: the prior depends on the context alone
         prior[0] = cache[key]
     elif with_prior:  # given the context and risk factors only: one term per row
-        context = Codes(codes.upper, np.full_like(codes.findings, -1), np.full_like(codes.side, ANYTHING))
+        context = Codes(codes.upper, np.full_like(codes.findings, -1), np.full_like(codes.side, ANYTHING), codes.shared)
         groups, _ = _plan_groups(compiled, context)
         for g in np.unique(groups):
             rows = np.flatnonzero(groups == g)

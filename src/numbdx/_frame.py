@@ -243,6 +243,7 @@ def infer_frame(
             Codes(codes.upper[good], codes.findings[good], codes.side[good]),
             with_prior=quantity == "prior",
             method=method,
+            shared_plans=True,  # rows observing different risk factors share eliminations
         )
         result = getattr(answer, quantity)
         for k, failure in enumerate(answer.failure):

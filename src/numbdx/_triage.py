@@ -20,7 +20,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._api import _differential
+import numpy as np
+
 from ._priors import CAUSE_GROUPS, KnowledgeBase, Number, Provenance, _Reader, _unique, load_knowledge_base
 
 if TYPE_CHECKING:
@@ -515,6 +516,26 @@ def _threshold_reason(rule: CauseThreshold, p: float, left_out: Sequence[str]) -
     )
 
 
+def _reduced(model: Model, evidence: Mapping[str, Any], subsets: Sequence[tuple[str, ...]]) -> list[tuple[Any, float]]:
+    """For each subset of findings left out of ``evidence``: the posteriors then explains of every
+    cause ``(2C,)`` and the answer's error bound, from one batched engine call (None for a row the
+    engine cannot answer)."""
+    from ._engine import codes_from_evidence, infer_codes
+    from ._evidence import normalise
+
+    rows = [normalise(model, {k: v for k, v in evidence.items() if k not in left_out}) for left_out in subsets]
+    # a threshold check reads each probability at the top of its bound, so 1e-6 (not infer's 1e-9)
+    # suffices and spares the extended-precision pass
+    answer = infer_codes(model, codes_from_evidence(model, rows), with_prior=False, target_error=1e-6)
+    out = []
+    for r, failure in enumerate(answer.failure):
+        if failure is not None:
+            out.append((None, 0.0))
+        else:
+            out.append((np.concatenate([answer.posterior[r], answer.explains[r]]), float(answer.error_bound[r])))
+    return out
+
+
 def _probability(differential: Differential, rule: CauseThreshold) -> float | None:
     try:
         cause = differential[rule.cause]
@@ -595,14 +616,21 @@ def triage(model: Model, differential: Differential) -> Triage:
     for size in range(1, len(present) + 1):
         if current >= highest:
             break
-        for left_out in itertools.combinations(present, size):
+        # every subset of this size in one batched engine call (smallest subsets first, so the reason
+        # given names the fewest findings)
+        subsets = list(itertools.combinations(present, size))
+        reduced = _reduced(model, evidence, subsets)
+        for left_out, (row, bound) in zip(subsets, reduced):
             if current >= highest:
                 break
-            pending = [t for t in rules.thresholds if level_rank(t.level) > current]
-            reduced = _differential(model, {k: v for k, v in evidence.items() if k not in left_out})
-            for rule in pending:
-                p = _probability(reduced, rule)
-                if p is not None and p >= rule.threshold.value and level_rank(rule.level) > current:
+            if row is None:
+                continue
+            for rule in (t for t in rules.thresholds if level_rank(t.level) > current):
+                c = model.cause_index.get(rule.cause)
+                if c is None:  # a sub-model lacks the cause
+                    continue
+                p = float(row[c] if rule.probability == "posterior" else row[len(model.causes) + c]) + bound
+                if p >= rule.threshold.value and level_rank(rule.level) > current:
                     reasons.append(_threshold_reason(rule, p, left_out))
                     current = level_rank(rule.level)
 

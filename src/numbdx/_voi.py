@@ -117,7 +117,8 @@ _SIDE_CODES = (1, 2, 3)  # rows of numbdx._engine.SIDE_CODES: left, right, both
 # infer_codes grew a method= argument (importance sampling past the exact limit); VOI needs exact
 # answers (its subtractions and bounds assume them), so ask for them wherever the argument exists.
 # exact inference; a float64 answer is accepted at a rounding bound of 1e-7 (each value carries its bound)
-_EXACT: dict[str, Any] = {"method": "exact", "target_error": 1e-7}
+# (risk-factor answers share one elimination with shared_plans)
+_EXACT: dict[str, Any] = {"method": "exact", "target_error": 1e-7, "shared_plans": True}
 
 
 # --- results --------------------------------------------------------------------------------------
