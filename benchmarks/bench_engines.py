@@ -212,7 +212,11 @@ def _cell(ref: RefResult | None) -> str:
 
 
 def _numbdx_cell(t: Timing) -> str:
-    return fmt_times(t.times) if t.ok else describe_error(t.error) if t.error else "n/a"
+    if not t.ok:
+        return describe_error(t.error) if t.error else "n/a"
+    method = getattr(t.result, "method", "exact")
+    # past the exact limit numbdx samples: say so, with its bound (the floor ratio is then not exact work)
+    return fmt_times(t.times) + ("" if method == "exact" else f" (sampled, +-{t.result.error_bound:.3f})")
 
 
 def table(rows: list[Row], engines: list[str], *, sweep_layout: bool) -> str:
@@ -343,6 +347,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.engines:
         print("Engines: " + "; ".join(f"{LABELS[e]} = {NOTES[e]}" for e in args.engines) + ".")
     print(
+        "numbdx answers marked (sampled, +-b) came from importance sampling past the exact limit, with "
+        "error bound b; their floor ratio compares them with the exact method's arithmetic. "
         "QS terms: plain Quickscore terms for the evidence (the floor's T); numbdx terms: the terms numbdx "
         "reports (more where it expands rare findings without cancellation).\n"
     )
