@@ -174,12 +174,20 @@ def test_model_repr_html_falls_back(monkeypatch: pytest.MonkeyPatch) -> None:
     assert MODEL._repr_html_() == f"<pre>{html.escape(repr(MODEL))}</pre>"
 
 
-def test_repr_html_runs_no_inference() -> None:
-    """The repr is the stored differential only: well under the ~100 ms a notebook repr may take."""
-    d = numbdx.infer(HEEL)
-    best = min(_timed(d._repr_html_) for _ in range(3))
-    assert best < 0.1
-    assert "numbdx.next_questions(d.evidence)" in d._repr_html_()  # says how to get what it leaves out
+def test_repr_html_adds_questions_tests_and_explanations_only_when_cheap() -> None:
+    """Light evidence: the view carries the next questions, tests and explanations (each checked against
+    the functions that compute them); heavy evidence: none, and it says how to ask for them."""
+    light = numbdx.infer({"age": 67, "sex": "male", "smoking": True, "pain_worse_walking": True})
+    fragment = light._repr_html_()
+    first_question = numbdx.next_questions(light.evidence).questions[0]
+    first_test = numbdx.recommend_tests(light.evidence)[0]
+    assert html.escape(first_question.label) in fragment and html.escape(first_test.label) in fragment
+    assert "numbdx.next_questions(d.evidence)" not in fragment
+    heavy_evidence = {"age": 50, **dict.fromkeys(["tingling", "burning", "numb_toes", "back_pain", "weakness"], True)}
+    heavy = numbdx.infer(heavy_evidence)
+    best = min(_timed(heavy._repr_html_) for _ in range(3))
+    assert best < 0.1  # no inference for it: the stored differential only
+    assert "numbdx.next_questions(d.evidence)" in heavy._repr_html_()  # says how to get what it leaves out
 
 
 def _row(fragment: str, name: str) -> str:

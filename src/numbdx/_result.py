@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 RESULT_FORMAT = "numbdx.differential/2"
 READABLE_FORMATS = ("numbdx.differential/1", RESULT_FORMAT)  # /1 had no triage or specialists
+REPR_AUTO_POSITIVES = 3  # the notebook view computes next questions, tests and explanations up to this
 DISCLAIMER = (
     "A ranking of possible causes for a clinician or a triage service, not a diagnosis. "
     "Red-flag causes are listed whatever their probability."
@@ -235,15 +236,40 @@ class Differential:
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        # The view lives in _html (see its docstring: a repr runs no inference, so no next questions or
-        # tests here). A repr must never raise in a notebook: any failure there, or in importing it,
-        # falls back to the plain repr, and past that to object's.
+        # The view lives in _html. A repr must never raise in a notebook: any failure there, or in
+        # importing it, falls back to the plain repr, and past that to object's.
         try:
             from ._html import differential_html
 
-            return str(differential_html(self))
+            return str(differential_html(self, **self._light_extras()))
         except Exception:
             return fallback_html(self)
+
+    def _light_extras(self) -> dict[str, Any]:
+        """Next questions, tests and explanations (top five causes) for the notebook view, computed only
+        when cheap: the shipped model gave this answer and the evidence has at most
+        ``REPR_AUTO_POSITIVES`` positive findings (measured: tens of milliseconds). Otherwise, or if
+        anything fails, none: the view then says how to ask for them (:meth:`to_html`)."""
+        try:
+            from ._api import load_model
+            from ._explain import explain
+            from ._voi import next_questions, recommend_tests
+
+            model = load_model()
+            if dict(model.identity) != self.model_identity:
+                return {}
+            findings = {f.name for f in model.findings} - {"numbness_side"}
+            positives = sum(1 for k, v in self.evidence.items() if k in findings and v is True)
+            if positives > REPR_AUTO_POSITIVES:
+                return {}
+            top = [c.name for c in self.causes[:5]]
+            return {
+                "questions": next_questions(self.evidence, model=model),
+                "tests": recommend_tests(self.evidence, model=model),
+                "explanation": explain(model, self.evidence, causes=top),
+            }
+        except Exception:
+            return {}
 
     def to_html(self, *, tests: Any = None, questions: Any = None, explanation: Any = None, n: int = 10) -> str:
         """The notebook view with what a repr does not compute: the results of
