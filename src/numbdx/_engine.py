@@ -557,16 +557,16 @@ def _eliminate_numpy(
         saved.append(expanded)
 
     batch = (n_rows, n_terms)
-    last = [np.broadcast_to(arrays[i][..., 0], batch) for i in plan.final]
-    prefix = [np.ones(batch, dtype=dtype)]
-    for a in last:
-        prefix.append(prefix[-1] * a)
-    suffix = np.ones(batch, dtype=dtype)
+    # the factors left at the end multiply into Z; each one's cavity is the product of the others
+    # (prefix times suffix). cumprod multiplies in the same sequence as a loop would, in one call.
+    last = np.stack([np.broadcast_to(arrays[i][..., 0], batch) for i in plan.final])
+    ones = np.ones((1, *batch), dtype=dtype)
+    prefix = np.concatenate([ones, np.cumprod(last, axis=0)])
+    suffix = np.concatenate([np.cumprod(last[::-1], axis=0)[::-1][1:], ones])
     grads: dict[int, np.ndarray] = {}
-    for k in range(len(last) - 1, -1, -1):
-        if grad_needed[plan.final[k]]:
-            grads[plan.final[k]] = (prefix[k] * suffix)[..., None]
-        suffix = suffix * last[k]
+    for k, i in enumerate(plan.final):
+        if grad_needed[i]:
+            grads[i] = (prefix[k] * suffix[k])[..., None]
     for step in range(len(plan.steps) - 1, -1, -1):
         involved, _, card, groupings = plan.steps[step]
         grad_out = grads.pop(n_initial + step, None)

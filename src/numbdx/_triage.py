@@ -599,7 +599,10 @@ def triage(model: Model, differential: Differential) -> Triage:
         The differential's evidence does not fit ``model`` (a re-check infers with it).
     """
     kb = model.knowledge
-    rules = load_triage(knowledge=kb)
+    # read once per model: the knowledge base it was built from is fixed, so are its rules
+    rules = model.__dict__.get("_triage_rules")
+    if rules is None:
+        rules = model.__dict__["_triage_rules"] = load_triage(knowledge=kb)
     evidence = differential.evidence
 
     fired = [s for s in rules.signs if _fires(s, kb, evidence)]
