@@ -7,6 +7,8 @@ numbdx ranks possible causes for a clinician or a triage service; it never state
 >>> differential.top(3)  # doctest: +SKIP
 """
 
+from typing import TYPE_CHECKING
+
 from ._api import explain, infer, load_model, vocabulary
 from ._exceptions import (
     EvidenceError,
@@ -18,24 +20,73 @@ from ._exceptions import (
     UnknownCauseError,
     UnknownEvidenceError,
 )
-from ._explain import CauseExplanation, EvidenceWeight, Explanation
 from ._frame import infer_frame
 from ._model import Model
 from ._result import CauseResult, Differential
-from ._schema import evidence_schema, result_schema
-from ._session import Session
-from ._triage import SpecialistAdvice, Triage, TriageReason
-from ._uncertainty import CauseUncertainty, RankFlip, Sensitivity, Uncertainty, uncertainty
-from ._voi import (
-    CRITERIA,
-    AnswerOutcome,
-    NextQuestions,
-    QuestionValue,
-    TestRecommendation,
-    next_questions,
-    recommend_tests,
-    value_of_information,
-)
+
+if TYPE_CHECKING:
+    from ._explain import CauseExplanation, EvidenceWeight, Explanation
+    from ._schema import evidence_schema, result_schema
+    from ._service import create_app as create_app  # needs the `service` extra: not in __all__
+    from ._service import serve as serve
+    from ._session import Session
+    from ._triage import SpecialistAdvice, Triage, TriageReason
+    from ._uncertainty import CauseUncertainty, RankFlip, Sensitivity, Uncertainty, uncertainty
+    from ._voi import (
+        CRITERIA,
+        AnswerOutcome,
+        NextQuestions,
+        QuestionValue,
+        TestRecommendation,
+        next_questions,
+        recommend_tests,
+        value_of_information,
+    )
+
+# The decision layer, schemas and service are imported on first use (PEP 562), so that
+# `import numbdx` and a first `infer` stay quick: the cold start of a service or a script.
+_LAZY = {
+    "CauseExplanation": "_explain",
+    "EvidenceWeight": "_explain",
+    "Explanation": "_explain",
+    "evidence_schema": "_schema",
+    "result_schema": "_schema",
+    "Session": "_session",
+    "create_app": "_service",
+    "serve": "_service",
+    "SpecialistAdvice": "_triage",
+    "Triage": "_triage",
+    "TriageReason": "_triage",
+    "CauseUncertainty": "_uncertainty",
+    "RankFlip": "_uncertainty",
+    "Sensitivity": "_uncertainty",
+    "Uncertainty": "_uncertainty",
+    "uncertainty": "_uncertainty",
+    "CRITERIA": "_voi",
+    "AnswerOutcome": "_voi",
+    "NextQuestions": "_voi",
+    "QuestionValue": "_voi",
+    "TestRecommendation": "_voi",
+    "next_questions": "_voi",
+    "recommend_tests": "_voi",
+    "value_of_information": "_voi",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'numbdx' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 __version__ = "0.1.0"
 
@@ -80,12 +131,3 @@ __all__ = [
     "value_of_information",
     "vocabulary",
 ]
-
-
-def __getattr__(name: str) -> object:
-    # the HTTP service needs the `service` extra (fastapi, uvicorn): imported only when asked for
-    if name in ("create_app", "serve"):
-        from . import _service
-
-        return getattr(_service, name)
-    raise AttributeError(f"module 'numbdx' has no attribute {name!r}")
