@@ -266,6 +266,33 @@ def floor_seconds(terms: int, causes: int) -> tuple[float, float]:
     return madds / rate, rate
 
 
+def method_floor_seconds(model: Any, evidence: Mapping[str, Any], terms: int) -> float | None:
+    """A tighter floor for numbdx's own method: per term, the multiply-adds of summing out the
+    risk-factor layer (forward pass only, the least that yields Z), with the evidence's observed
+    variables selected, times ``terms``, at this machine's rate for arrays of one step's size.
+
+    Per term: each cause's factor ``alpha * a + beta * b`` (2 multiply-adds an entry) and each
+    elimination step's product of its operands and sum over the eliminated variable (one multiply-add
+    per operand and entry of the union table). The reverse pass that gives every cause's posterior
+    is not counted, so numbdx cannot reach this either. None if the engine's internals changed.
+    """
+    import numpy as np
+
+    try:
+        from numbdx import _engine
+        from numbdx._evidence import normalise
+
+        codes = _engine.codes_from_evidence(model, [normalise(model, dict(evidence))])
+        compiled = _engine._compile(model)
+        plan, _, causes = _engine._factors(model, compiled, codes.upper, np.float64)
+    except (AttributeError, TypeError, ValueError):
+        return None
+    per_term = sum(2 * alpha.shape[-1] for _, alpha, _ in causes)
+    per_term += sum(len(gathers[0]) * len(involved) for involved, gathers, _, _ in plan.steps)
+    widest = max((len(gathers[0]) for _, gathers, _, _ in plan.steps), default=1)
+    return terms * per_term / madd_rate(terms * widest)
+
+
 # --- timing ----------------------------------------------------------------------------------------
 
 

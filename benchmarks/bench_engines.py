@@ -21,7 +21,10 @@ medians measured in this run. Everything runs on one core.
 
 The floor is the arithmetic the exact method cannot avoid, ``(T + 1) * C * 4`` multiply-adds for
 ``T`` Quickscore terms and ``C`` causes (see ``_common.floor_madds``), timed at this machine's numpy
-multiply-add rate for arrays of that size (``_common.floor_seconds``).
+multiply-add rate for arrays of that size (``_common.floor_seconds``). A second, tighter floor adds
+what numbdx's method must do per term to sum out the risk-factor layer (forward pass only;
+``_common.method_floor_seconds``): the ratio to it shows how much of numbdx's time is arithmetic and
+how much is overhead.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ from _common import (
     fmt_times,
     k_evidence,
     markdown_table,
+    method_floor_seconds,
     quickscore_terms,
     restrict,
     term_count,
@@ -78,6 +82,7 @@ class Row:
     numbdx: Timing
     refs: dict[str, RefResult] = field(default_factory=dict)
     floor: float | None = None
+    method_floor: float | None = None
 
     def ratio(self, engine: str) -> float | None:
         ref = self.refs.get(engine)
@@ -87,6 +92,10 @@ class Row:
 
     def floor_ratio(self) -> float | None:
         return self.numbdx.median / self.floor if self.numbdx.ok and self.floor else None
+
+    def method_floor_ratio(self) -> float | None:
+        exact = self.numbdx.ok and getattr(self.numbdx.result, "method", "exact") == "exact"
+        return self.numbdx.median / self.method_floor if exact and self.method_floor else None
 
     def max_diff(self) -> float | None:
         if not self.numbdx.ok:
@@ -166,6 +175,7 @@ def sweep(full: numbdx.Model, args: argparse.Namespace) -> list[Row]:
                     terms,
                     measure_numbdx(model, evidence, args),
                     floor=floor,
+                    method_floor=method_floor_seconds(model, evidence, terms) if terms else None,
                 )
             )
         refs = run_references(causes, cases, args, skip=args.quick)
@@ -192,6 +202,7 @@ def articles(full: numbdx.Model, args: argparse.Namespace) -> list[Row]:
                 terms,
                 measure_numbdx(full, evidence, args),
                 floor=floor,
+                method_floor=method_floor_seconds(full, evidence, terms) if terms else None,
             )
         )
         cases.append({"label": name, "evidence": evidence})
@@ -222,7 +233,8 @@ def _numbdx_cell(t: Timing) -> str:
 def table(rows: list[Row], engines: list[str], *, sweep_layout: bool) -> str:
     headers = ["model", "C", "k", "kept"] if sweep_layout else ["case", "pos"]
     headers += ["QS terms", "numbdx terms", "numbdx"] + [LABELS[e] for e in engines]
-    headers += [f"{SHORT[e]}/numbdx" for e in engines] + ["floor", "numbdx/floor", "max |diff|"]
+    headers += [f"{SHORT[e]}/numbdx" for e in engines] + ["floor", "numbdx/floor"]
+    headers += ["floor incl. risk factors", "numbdx/that", "max |diff|"]
     out = []
     for r in rows:
         cells: list[Any] = [r.model, r.causes, r.k, r.kept] if sweep_layout else [r.case, r.kept]
@@ -233,6 +245,8 @@ def table(rows: list[Row], engines: list[str], *, sweep_layout: bool) -> str:
         cells += [
             fmt_seconds(r.floor) if r.floor else "n/a",
             fmt_ratio(r.floor_ratio()),
+            fmt_seconds(r.method_floor) if r.method_floor else "n/a",
+            fmt_ratio(r.method_floor_ratio()),
             "-" if diff is None else f"{diff:.0e}",
         ]
         out.append(cells)
@@ -278,6 +292,13 @@ def targets(rows: list[Row], engines: list[str], args: argparse.Namespace) -> li
         lines.append(
             f"- numbdx/floor, cases with <= 10 positives that numbdx answered: {_summary(ratios)}; "
             f"target <= {TARGET_FLOOR:g}x met in {met} of {len(ratios)}."
+        )
+    tighter = [r.method_floor_ratio() for r in rows if r.kept <= 10 and r.method_floor_ratio() is not None]
+    if tighter:
+        lines.append(
+            "- numbdx/(floor incl. the risk-factor layer: the forward arithmetic of numbdx's own method), "
+            f"cases with <= 10 positives: {_summary(tighter)}; within 10x in "
+            f"{sum(1 for x in tighter if x <= TARGET_FLOOR)} of {len(tighter)}."
         )
     full_sweep = [r for r in rows if r.model == "full" and r.k is not None]
     parts = []
