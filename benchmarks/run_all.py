@@ -25,6 +25,7 @@ SCRIPTS = (
     "bench_decision",
     "bench_uncertainty",
     "bench_service",
+    "bench_kernel",
 )
 
 
