@@ -655,11 +655,15 @@ def _term_keys(compiled: _Compiled, codes: Codes) -> tuple[np.ndarray, np.ndarra
     columns = np.arange(codes.findings.shape[1])
     width = np.where(observed, compiled.width[columns, np.where(observed, codes.findings, 0)], 0)
     widths = sorted(w for w in compiled.banks if w > 1)
-    parts = [codes.side[:, None]]
-    for gated in (True, False):
-        in_block = compiled.gated == gated
-        parts += [((width == w) & in_block).sum(axis=1, keepdims=True) for w in widths]
-    keys, inverse = _unique_rows(np.concatenate(parts, axis=1))
+    # count each row's observations per (block, width) in one pass: slot = block * len + index of width
+    slot_of_width = np.full(max(compiled.banks) + 1, -1, dtype=np.int64)
+    slot_of_width[widths] = np.arange(len(widths))
+    slot = slot_of_width[width]
+    slot = np.where(slot >= 0, slot + np.where(compiled.gated, 0, len(widths))[None, :], -1)
+    rows, cols = np.nonzero(slot >= 0)
+    counts = np.zeros((len(codes), 2 * len(widths)), dtype=np.int64)
+    np.add.at(counts, (rows, slot[rows, cols]), 1)
+    keys, inverse = _unique_rows(np.concatenate([codes.side[:, None], counts], axis=1))
     side_sizes = np.array([len(t) for t in compiled.side_terms], dtype=np.float64)
     per_key = side_sizes[keys[:, 0]] * np.prod(np.array(widths * 2, dtype=np.float64) ** keys[:, 1:], axis=1)
     return inverse, per_key[inverse], keys
