@@ -162,10 +162,16 @@ def eliminate(
 ) -> np.ndarray:
     """What ``_engine._eliminate_numpy`` returns, in float64, from the compiled kernel."""
     run = _compiled()
-    prior_vals = np.concatenate([arr for _, arr in priors], axis=1) if priors else np.zeros((1, 0))
+
+    def stacked(arrays: list[np.ndarray]) -> np.ndarray:
+        """Tables of one row or of every row, side by side as ``(1 or R, entries)``."""
+        rows = max((a.shape[0] for a in arrays), default=1)
+        return np.concatenate([np.broadcast_to(a, (rows, a.shape[-1])) for a in arrays], axis=1)
+
+    prior_vals = stacked([arr for _, arr in priors]) if priors else np.zeros((1, 0))
     prior_ptr = np.concatenate([[0], np.cumsum([arr.shape[-1] for _, arr in priors])]).astype(np.int64)
-    alpha = np.concatenate([a for _, a, _ in causes], axis=1)
-    beta = np.concatenate([b for _, _, b in causes], axis=1)
+    alpha = stacked([a for _, a, _ in causes])
+    beta = stacked([b for _, _, b in causes])
     cause_ptr = np.concatenate([[0], np.cumsum([a.shape[-1] for _, a, _ in causes])]).astype(np.int64)
     return run(
         *_pack(plan, priors, causes),
