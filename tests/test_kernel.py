@@ -66,3 +66,20 @@ def test_frames_never_use_it(monkeypatch):
     import pandas as pd
 
     numbdx.infer_frame(pd.DataFrame([{"age": 40, "tingling": True}, {"age": 60}]), model=MODEL)
+
+
+def test_the_kernel_takes_several_rows_like_the_numpy_path():
+    """Tables of one row or of every row (several patients with different contexts in one batch)."""
+    from numbdx import _engine
+    from numbdx._evidence import normalise
+
+    rows = [{"age": 30, "sex": "female", "tingling": True}, {"age": 70, "sex": "male", "tingling": True}]
+    codes = _engine.codes_from_evidence(MODEL, [normalise(MODEL, ev) for ev in rows])
+    compiled = _engine._compile(MODEL)
+    plan, priors, causes = _engine._factors(MODEL, compiled, codes.upper, np.float64)
+    side = int(codes.side[0])
+    coef, absent, present, active = _engine._group_terms(MODEL, compiled, codes.findings, side, np.float64)
+    expected = _engine._eliminate_numpy(plan, priors, causes, absent, present, active, np.float64)
+    got = _kernel.eliminate(plan, priors, causes, absent, present, active)
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=0)
+    assert coef.shape[0] == 2
