@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from typing import Any
 
 
 def fallback_html(obj: object) -> str:
@@ -12,3 +13,14 @@ def fallback_html(obj: object) -> str:
     except Exception:
         text = object.__repr__(obj)
     return f"<pre>{html.escape(text)}</pre>"
+
+
+def value_text(value: Any) -> str:
+    """An evidence value as a reader says it: yes/no, whole numbers without ".0"."""
+    if value is True:
+        return "yes"
+    if value is False:
+        return "no"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)

@@ -678,25 +678,25 @@ def _unique_rows(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return keys, inverse.reshape(-1)
 
 
-def _plan_groups(compiled: _Compiled, codes: Codes) -> tuple[np.ndarray, np.ndarray]:
+def _plan_groups(compiled: _Compiled, codes: Codes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Rows of one group share an elimination: the same observed upper variables (context variables
     only, when risk factors enter as indicators: ``codes.shared``) and the same number of terms (term
     structures may differ within a group).
-    Returns each row's group and each row's number of terms."""
-    _, n_terms, _ = _term_keys(compiled, codes)
+    Returns each row's group, each row's number of terms and each row's term key (for ``_sums``)."""
+    term_key, n_terms, _ = _term_keys(compiled, codes)
     observed = codes.upper[:, list(CONTEXT)] if codes.shared else codes.upper
     context = (observed >= 0).astype(np.float64)
     _, groups = _unique_rows(np.column_stack([context, n_terms]))
-    return groups, n_terms
+    return groups, n_terms, term_key
 
 
 def _sums(
-    model: Model, compiled: _Compiled, codes: Codes, rows: np.ndarray, dtype: type
+    model: Model, compiled: _Compiled, codes: Codes, rows: np.ndarray, dtype: type, term_key: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For rows of one plan group: signed and absolute sums over terms of ``Z[r, t, j]``, and term
-    counts. Each term structure's terms are built apart, then stacked for one elimination."""
+    counts. Each term structure's terms are built apart, then stacked for one elimination.
+    ``term_key``: the rows' term keys from :func:`_plan_groups`."""
     sub = codes.take(rows)
-    term_key, _, _ = _term_keys(compiled, sub)
     built = None
     for k in np.unique(term_key):
         members = np.flatnonzero(term_key == k)
@@ -817,7 +817,7 @@ def _solve(
     that can be answered; set ``failure`` for the others; return the rows that lost precision."""
     n_causes = len(model.causes)
     ops = 4 * (n_causes + len(model.upper) + (codes.findings >= 0).sum(axis=1) + 8)
-    groups, terms_of_row = _plan_groups(compiled, codes)
+    groups, terms_of_row, term_key = _plan_groups(compiled, codes)
     imprecise = []
     for g in np.unique(groups):
         members = np.flatnonzero(groups == g)
@@ -834,7 +834,7 @@ def _solve(
         pending = members
         for dtype in (np.float64, np.longdouble):
             eps = float(np.finfo(dtype).eps)
-            total, absolute, n = _sums(model, compiled, codes, pending, dtype)
+            total, absolute, n = _sums(model, compiled, codes, pending, dtype, term_key[pending])
             p_e = total[:, 0]
             ok = p_e > eps * ops[pending] * absolute[:, 0]
             ratios = total[:, 1:] / np.where(ok, p_e, 1)[:, None]
@@ -964,10 +964,10 @@ def _finish(
         prior[0] = cache[key]
     elif with_prior:  # given the context and risk factors only: one term per row
         context = Codes(codes.upper, np.full_like(codes.findings, -1), np.full_like(codes.side, ANYTHING), codes.shared)
-        groups, _ = _plan_groups(compiled, context)
+        groups, _, term_key = _plan_groups(compiled, context)
         for g in np.unique(groups):
             rows = np.flatnonzero(groups == g)
-            total, _, _ = _sums(model, compiled, context, rows, np.float64)
+            total, _, _ = _sums(model, compiled, context, rows, np.float64, term_key[rows])
             prior[rows] = np.clip(total[:, 1 : 1 + n_causes] / total[:, :1], 0.0, 1.0)
         if key is not None:
             if len(cache) >= FACTOR_CACHE_SIZE:

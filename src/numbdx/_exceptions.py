@@ -26,17 +26,27 @@ class EvidenceError(NumbdxError, ValueError):
     """The evidence given to :func:`numbdx.infer` cannot be answered as it stands."""
 
 
-class UnknownEvidenceError(EvidenceError, KeyError):
-    """An evidence name is not in the vocabulary; ``suggestions`` holds the closest valid names."""
+class _UnknownName(KeyError):
+    """A name that is not one of the model's; ``suggestions`` holds the closest valid names. Listed
+    first among a subclass's bases, so its ``__init__`` comes before ``ValueError``'s."""
+
+    what = "name"
+    where = ""
 
     def __init__(self, name: object, suggestions: list[str]) -> None:
         self.name = name
         self.suggestions = suggestions
         hint = f"; did you mean {', '.join(repr(s) for s in suggestions)}?" if suggestions else ""
-        super().__init__(f"unknown evidence name {name!r}{hint} (see numbdx.vocabulary())")
+        super().__init__(f"unknown {self.what} {name!r}{hint} (see {self.where})")
 
     def __str__(self) -> str:  # KeyError would repr() the message
         return str(self.args[0])
+
+
+class UnknownEvidenceError(_UnknownName, EvidenceError):
+    """An evidence name is not in the vocabulary; ``suggestions`` holds the closest valid names."""
+
+    what, where = "evidence name", "numbdx.vocabulary()"
 
 
 class InvalidEvidenceValueError(EvidenceError, TypeError):
@@ -51,14 +61,7 @@ class InferenceLimitError(NumbdxError):
     """The evidence needs more exact-inference work than numbdx will do in one call."""
 
 
-class UnknownCauseError(NumbdxError, KeyError):
+class UnknownCauseError(_UnknownName, NumbdxError):
     """A cause name is not in the model; ``suggestions`` holds the closest valid names."""
 
-    def __init__(self, name: object, suggestions: list[str]) -> None:
-        self.name = name
-        self.suggestions = suggestions
-        hint = f"; did you mean {', '.join(repr(s) for s in suggestions)}?" if suggestions else ""
-        super().__init__(f"unknown cause {name!r}{hint} (see Model.cause_names)")
-
-    def __str__(self) -> str:  # KeyError would repr() the message
-        return str(self.args[0])
+    what, where = "cause", "Model.cause_names"

@@ -30,6 +30,8 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ._display import value_text
+
 if TYPE_CHECKING:
     from ._model import Model
     from ._result import CauseResult, Differential
@@ -132,19 +134,9 @@ def _bar(p: float, colour: str, title: str) -> str:
     )
 
 
-def _value_text(value: Any) -> str:
-    if value is True:
-        return "yes"
-    if value is False:
-        return "no"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
 def _evidence_line(evidence: Mapping[str, Any], assumed: Sequence[str]) -> str:
     items = [
-        f"<code>{_e(k)}</code>={_e(_value_text(v))}{' <i>(assumed)</i>' if k in assumed else ''}"
+        f"<code>{_e(k)}</code>={_e(value_text(v))}{' <i>(assumed)</i>' if k in assumed else ''}"
         for k, v in evidence.items()
     ]
     return f'<p style="margin:4px 0"><b>Evidence</b>: {", ".join(items) if items else "none"}</p>'
@@ -215,7 +207,7 @@ def _details(c: CauseResult, explained: Any, quantity: str) -> str:
     if explained is not None:
         weights = list(explained.weights)
         rows = "".join(
-            f'<tr><td style="{_CELL}"><code>{_e(w.item)}</code>={_e(_value_text(w.value))}'
+            f'<tr><td style="{_CELL}"><code>{_e(w.item)}</code>={_e(value_text(w.value))}'
             f"{' <i>(assumed)</i>' if w.assumed else ''}</td>"
             f'<td style="{_NUM}">{_e(_signed(w.log_odds_change))}</td>'
             f'<td style="{_CELL}">{_e(w.direction)}</td></tr>'
@@ -307,7 +299,7 @@ def _questions_section(questions: Any) -> str:
     rows = "".join(
         f'<tr><td style="{_NUM}">{i}</td><td style="{_CELL}">{_e(q.label)} <code>{_e(q.name)}</code></td>'
         f'<td style="{_NUM}">{float(q.value):.3f}</td><td style="{_CELL}">'
-        + _e(", ".join(f"{_value_text(a.label)} {_percent(a.probability)}" for a in q.answers if a.probability > 0))
+        + _e(", ".join(f"{value_text(a.label)} {_percent(a.probability)}" for a in q.answers if a.probability > 0))
         + "</td></tr>"
         for i, q in enumerate(items, 1)
     )
@@ -539,7 +531,7 @@ def session_html(session: Session, *, questions: Any = None, n: int = 5) -> Html
     history = session.history
     answers = "".join(
         f'<tr><td style="{_NUM}">{i}</td><td style="{_CELL}">{_e(labels.get(k, k))} <code>{_e(k)}</code></td>'
-        f'<td style="{_CELL}">{_e(_value_text(v))}</td></tr>'
+        f'<td style="{_CELL}">{_e(value_text(v))}</td></tr>'
         for i, (k, v) in enumerate(history, 1)
     )
     assumed = "" if CHIEF_COMPLAINT in session.evidence else f" (<code>{CHIEF_COMPLAINT}</code>=yes assumed)"

@@ -16,6 +16,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ._display import value_text
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
@@ -165,16 +167,6 @@ class _Node:
     value: Any = None
     order: float = 0.0
     y: float = 0.0
-
-
-def _value_text(value: Any) -> str:
-    if value is True:
-        return "yes"
-    if value is False:
-        return "no"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
 
 
 def _barycentre(weights: Mapping[int, float], y: Mapping[int, float], default: float) -> float:
@@ -333,7 +325,7 @@ def draw_model(
     def node_text(node: _Node, x: float, ha: str, face: str, edge_colour: str, text_colour: str = "#111") -> None:
         label = node.label if node.layer == 1 else _short(node.label)  # a cause's label is composed below
         if node.evidence:
-            label += f": {_value_text(node.value)}"
+            label += f": {value_text(node.value)}"
         ax.text(
             x,
             node.y,

@@ -24,11 +24,15 @@ hash of the row's evidence, so the same evidence always gets the same numbers.
 from __future__ import annotations
 
 import hashlib
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ._exceptions import ImpossibleEvidenceError, InferenceLimitError
 from ._model import Model
+
+if TYPE_CHECKING:
+    from ._engine import _Compiled
 
 SAMPLES_PER_ROUND = 1024
 ADAPT_ROUNDS = 3
@@ -44,7 +48,7 @@ METHOD = "importance_sampling"
 
 def sample_row(
     model: Model,
-    compiled: object,
+    compiled: _Compiled,
     upper: np.ndarray,
     findings: np.ndarray,
     side_code: int,

@@ -130,13 +130,17 @@ class _Parameters:
         self.log = odds & (self.low > 0)
 
     # --- scales -----------------------------------------------------------------------------------
-    def to_scale(self, x: np.ndarray) -> np.ndarray:
+    def to_scale(self, x: np.ndarray, p: int | slice = slice(None)) -> np.ndarray:
+        """``x`` (values of the numbers ``p``, all by default) on each number's scale."""
+        logit, log = self.logit[p], self.log[p]
         with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(self.logit, np.log(x / (1 - x)), np.where(self.log, np.log(x), x))
+            return np.where(logit, np.log(x / (1 - x)), np.where(log, np.log(x), x))
 
-    def from_scale(self, y: np.ndarray) -> np.ndarray:
+    def from_scale(self, y: np.ndarray, p: int | slice = slice(None)) -> np.ndarray:
+        """The inverse of :meth:`to_scale`."""
+        logit, log = self.logit[p], self.log[p]
         with np.errstate(over="ignore"):
-            return np.where(self.logit, 1 / (1 + np.exp(-y)), np.where(self.log, np.exp(y), y))
+            return np.where(logit, 1 / (1 + np.exp(-y)), np.where(log, np.exp(y), y))
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """``(n, P)`` draws: triangular on ``[low, high]`` with mode at the value, on each number's scale."""
@@ -152,7 +156,6 @@ class _Parameters:
 
     # --- tables -----------------------------------------------------------------------------------
     def tables(self, theta: np.ndarray) -> eng.RowTables:
-        model = self.model
         n = len(theta)
         age = theta[:, self.age]
         sex = theta[:, self.sex]
@@ -172,7 +175,6 @@ class _Parameters:
         activation = np.where(has_side[None], theta[:, np.maximum(self.side_p, 0)], 0.0)
         u = np.where(has_side[None], theta[:, np.maximum(self.side_u, 0)], 0.0)
         side_subset = np.stack([np.zeros_like(u), u / 2, u / 2, has_side[None] * np.ones_like(u)], axis=1)
-        del model
         return eng.RowTables(upper, p_present, activation, side_subset, link, leak)
 
 
@@ -482,8 +484,8 @@ def _flip(
 
     def at(p: int, end: np.ndarray, fraction: np.ndarray) -> np.ndarray:
         theta = np.repeat(params.value[None], len(fraction), axis=0)
-        y = scaled_value[p] + fraction * (params.to_scale(end)[p] - scaled_value[p])
-        theta[:, p] = params.from_scale(np.where(np.arange(len(params.value)) == p, y[:, None], 0.0))[:, p]
+        y = scaled_value[p] + fraction * (params.to_scale(end[p], p) - scaled_value[p])
+        theta[:, p] = params.from_scale(y, p)
         return theta
 
     rows, labels = [], []
