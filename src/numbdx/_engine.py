@@ -52,6 +52,7 @@ ORDERED_MAX_PARENTS = 6
 RARE_ON = 0.02
 CHUNK_ELEMENTS = 1_000_000  # rows x terms x widest table entry per elimination pass
 TERM_CHUNK_ELEMENTS = 65_536  # terms x widest table entry per pass when one row has many terms
+COLUMN_CHUNK = 1024  # (row, term) pairs per workspace pass of the numpy elimination (measured: 512-2048 alike)
 FACTOR_CACHE_SIZE = 4096  # single-patient contexts whose upper-layer tables are kept
 # The side finding's evidence: unknown side with leg numbness, left, right, both, no leg numbness, and
 # nothing known (the prior given the context).
@@ -426,16 +427,18 @@ def _eliminate(
         if built is None:
             if len(cache) >= FACTOR_CACHE_SIZE:
                 cache.clear()
-            built = cache[key] = _factors(model, compiled, upper, dtype, shared=shared)
+            plan, priors, causes = _factors(model, compiled, upper, dtype, shared=shared)
+            built = cache[key] = (plan, priors, causes, _stack_tables(priors, causes))
+        plan, priors, causes, tables = built
     else:
-        built = _factors(model, compiled, upper, dtype, shared=shared)
-    plan, priors, causes = built
+        plan, priors, causes = _factors(model, compiled, upper, dtype, shared=shared)
+        tables = None
     if len(upper) == 1 and not shared and dtype is np.float64:
         from . import _kernel  # numba itself is imported only if asked for and installed
 
         if _kernel.requested() and _kernel.available():
             return _kernel.eliminate(plan, priors, causes, absent, present, active)
-    return _eliminate_numpy(plan, priors, causes, absent, present, active, dtype)
+    return _eliminate_numpy(plan, priors, causes, absent, present, active, dtype, tables)
 
 
 def _factors(
@@ -527,7 +530,7 @@ def _factors(
             alpha, beta = evidence(alpha, v), evidence(beta, v)
         scope, alpha = compact(alpha)
         causes.append((scope, alpha, compact(beta)[1]))
-    plan = _plan(tuple(s for s, _ in priors) + tuple(s for s, _, _ in causes), compiled.upper_cards)
+    plan = _plan(tuple(s for s, _ in priors) + tuple(s for s, _, _ in causes), compiled.upper_cards, len(priors))
     return plan, priors, causes
 
 
@@ -539,64 +542,157 @@ def _eliminate_numpy(
     present: np.ndarray,
     active: np.ndarray,
     dtype: type,
+    tables: tuple[np.ndarray, ...] | None = None,
 ) -> np.ndarray:
-    """The elimination of :func:`_eliminate` with numpy: every step on all rows and terms at once."""
+    """The elimination of :func:`_eliminate` with numpy, on every row and term at once.
+
+    Every factor, initial or produced by a step, is a block of rows of one workspace ``(W, N)`` whose
+    columns are the ``N = rows * terms`` (row, term) pairs (``plan.packed``): a step is then one
+    gather, one product over its operands and one sum, whatever its number of operands, and its
+    backward pass one gather and one segmented sum. Each column's arithmetic is the same whatever the
+    other columns, so a row's numbers do not depend on its batch. Columns go ``COLUMN_CHUNK`` at a
+    time, which keeps the workspace in cache. ``tables``: :func:`_stack_tables` of the factors, if
+    already made."""
+    priors_t, alpha, beta = tables if tables is not None else _stack_tables(priors, causes)
+    n_rows, n_terms, _ = present.shape
+    if n_rows * n_terms <= COLUMN_CHUNK:
+        return _eliminate_columns(plan.packed, priors_t, alpha, beta, absent, present, active, dtype)
+    if n_rows == 1:  # one row with many terms: slices of terms
+        return np.concatenate(
+            [
+                _eliminate_columns(
+                    plan.packed,
+                    priors_t,
+                    alpha,
+                    beta,
+                    *(a[:, t : t + COLUMN_CHUNK] for a in (absent, present, active)),
+                    dtype,
+                )
+                for t in range(0, n_terms, COLUMN_CHUNK)
+            ],
+            axis=1,
+        )
+    step = max(1, COLUMN_CHUNK // n_terms)
+
+    def rows_of(table: np.ndarray, part: slice) -> np.ndarray:
+        return table if table.shape[1] == 1 else table[:, part]
+
+    return np.concatenate(
+        [
+            _eliminate_columns(
+                plan.packed,
+                rows_of(priors_t, part),
+                rows_of(alpha, part),
+                rows_of(beta, part),
+                absent[part],
+                present[part],
+                active[part],
+                dtype,
+            )
+            for part in (slice(r, r + step) for r in range(0, n_rows, step))
+        ],
+        axis=0,
+    )
+
+
+def _stack_tables(priors: list, causes: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The priors', alphas' and betas' tables (each ``(1|R, entries)``), side by side in workspace
+    order and transposed: ``(entries, 1|R)``."""
+
+    def stack(tables: list[np.ndarray]) -> np.ndarray:
+        if not tables:
+            return np.zeros((0, 1))
+        rows = max(t.shape[0] for t in tables)
+        if any(t.shape[0] != rows for t in tables):
+            tables = [np.broadcast_to(t, (rows, t.shape[-1])) for t in tables]
+        return np.ascontiguousarray(np.concatenate(tables, axis=1).T)
+
+    return stack([a for _, a in priors]), stack([a for _, a, _ in causes]), stack([b for _, _, b in causes])
+
+
+def _eliminate_columns(
+    packed: _Packed,
+    priors: np.ndarray,
+    alpha: np.ndarray,
+    beta: np.ndarray,
+    absent: np.ndarray,
+    present: np.ndarray,
+    active: np.ndarray,
+    dtype: type,
+) -> np.ndarray:
     n_rows, n_terms, n_causes = present.shape
-    arrays = [arr[:, None, :] for _, arr in priors]
-    grad_needed = [False] * len(priors)
-    parts = []
-    for c, (_, alpha, beta) in enumerate(causes):
-        pres = beta[:, None, :] * present[:, :, c, None]
-        arrays.append(alpha[:, None, :] * absent[:, :, c, None] + pres)
-        grad_needed.append(True)
-        parts.append((len(arrays) - 1, pres, beta[:, None, :] * active[:, :, c, None]))
-    n_initial = len(arrays)
+    n = n_rows * n_terms
+
+    def spread(table: np.ndarray) -> np.ndarray:
+        """``(entries, 1|R)`` over the columns: broadcast, or each row repeated for its terms."""
+        return table if table.shape[1] == 1 else np.repeat(table, n_terms, axis=1)
+
+    work = np.empty((packed.width, n), dtype=dtype)
+    work[: packed.cause_start] = spread(priors)
+    beta = spread(beta)
+    present_cols = present.reshape(n, n_causes).T
+    owner = packed.cause_of_entry
+    work[packed.cause_start : packed.cause_end] = (
+        spread(alpha) * absent.reshape(n, n_causes).T[owner] + beta * present_cols[owner]
+    )
     saved = []
-    for involved, gathers, card, _ in plan.steps:
-        expanded = [np.take(arrays[i], gathers[k], axis=-1) for k, i in enumerate(involved)]
-        product = expanded[0]
-        for e in expanded[1:]:
-            product = product * e
-        arrays.append(product.reshape((*product.shape[:-1], -1, card)).sum(axis=-1))
-        grad_needed.append(any(grad_needed[i] for i in involved))
+    for gather, card, out_start, out_size, _, _, _ in packed.steps:
+        expanded = work[gather]  # (operands, union entries, n)
+        product = expanded[0] if len(gather) == 1 else np.multiply.reduce(expanded, axis=0)
+        work[out_start : out_start + out_size] = product.reshape(out_size, card, n).sum(axis=1)
         saved.append(expanded)
 
-    batch = (n_rows, n_terms)
     # the factors left at the end multiply into Z; each one's cavity is the product of the others
-    # (prefix times suffix). cumprod multiplies in the same sequence as a loop would, in one call.
-    last = np.stack([np.broadcast_to(arrays[i][..., 0], batch) for i in plan.final])
-    ones = np.ones((1, *batch), dtype=dtype)
+    # (prefix times suffix), and the cavities flow back through the steps
+    last = work[packed.final]
+    ones = np.ones((1, n), dtype=dtype)
     prefix = np.concatenate([ones, np.cumprod(last, axis=0)])
     suffix = np.concatenate([np.cumprod(last[::-1], axis=0)[::-1][1:], ones])
-    grads: dict[int, np.ndarray] = {}
-    for k, i in enumerate(plan.final):
-        if grad_needed[i]:
-            grads[i] = (prefix[k] * suffix[k])[..., None]
-    for step in range(len(plan.steps) - 1, -1, -1):
-        involved, _, card, groupings = plan.steps[step]
-        grad_out = grads.pop(n_initial + step, None)
-        if grad_out is None:
-            continue
-        spread = np.repeat(grad_out, card, axis=-1)  # d(out)/d(product) is 1 on each summed entry
-        expanded = saved[step]
-        for k, i in enumerate(involved):
-            if not grad_needed[i]:
-                continue
-            others = spread
-            for j, e in enumerate(expanded):
-                if j != k:
-                    others = others * e
-            size = arrays[i].shape[-1]
-            grad = np.take(others, groupings[k], axis=-1).reshape((*others.shape[:-1], size, -1)).sum(axis=-1)
-            grads[i] = grads[i] + grad if i in grads else grad
+    grad = np.empty_like(work)
+    grad[packed.final] = prefix[:-1] * suffix
+    for (gather, card, out_start, out_size, order, bounds, target), expanded in zip(
+        reversed(packed.steps), reversed(saved)
+    ):
+        spread = np.repeat(grad[out_start : out_start + out_size], card, axis=0)  # d(sum)/d(product) = 1
+        if len(gather) == 1:
+            others = spread[None]
+        else:  # each operand's cavity: the product of the other operands
+            before = np.cumprod(expanded[:-1], axis=0)
+            after = np.cumprod(expanded[:0:-1], axis=0)[::-1]
+            others = np.empty_like(expanded)
+            others[0], others[-1] = after[0], before[-1]
+            if len(gather) > 2:
+                others[1:-1] = before[:-1] * after[1:]
+            others *= spread
+        # every entry an operand gives the union, summed back into that entry
+        grad[target] = np.add.reduceat(others.reshape(-1, n)[order], bounds, axis=0)
 
-    result = np.empty((n_rows, n_terms, 1 + 2 * n_causes), dtype=dtype)
-    result[:, :, 0] = prefix[-1]
-    for c, (index, pres, act) in enumerate(parts):
-        cavity = np.broadcast_to(grads[index], pres.shape)
-        result[:, :, 1 + c] = (cavity * pres).sum(axis=-1)
-        result[:, :, 1 + n_causes + c] = (cavity * act).sum(axis=-1)
-    return result
+    # sum over a cause's entries of cavity * beta; its present and activating multipliers are scalars
+    weighted = np.add.reduceat(grad[packed.cause_start : packed.cause_end] * beta, packed.cause_bounds, axis=0)
+    result = np.empty((1 + 2 * n_causes, n), dtype=dtype)
+    result[0] = prefix[-1]
+    result[1 : 1 + n_causes] = weighted * present_cols
+    result[1 + n_causes :] = weighted * active.reshape(n, n_causes).T
+    return result.T.reshape(n_rows, n_terms, 1 + 2 * n_causes)
+
+
+@dataclass(frozen=True)
+class _Packed:
+    """A plan laid out on one workspace of ``width`` rows: initial factors first (priors, then causes
+    from ``cause_start`` to ``cause_end``), then each step's output. Per step: ``(gather (operands,
+    union entries)`` of workspace rows, card of the summed variable, output start, output size, and
+    for the backward pass the flattened gather's stable sort order, its segment starts and the
+    workspace row of each segment)``. ``final``: rows of the factors left at the end (one entry each);
+    ``cause_of_entry``: the cause each cause-factor row belongs to; ``cause_bounds``: where each
+    cause's rows start, counted from ``cause_start``."""
+
+    width: int
+    cause_start: int
+    cause_end: int
+    cause_of_entry: np.ndarray
+    cause_bounds: np.ndarray
+    steps: tuple
+    final: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -605,10 +701,12 @@ class _Plan:
     card of the summed variable, per operand: the permutation grouping union entries by its entry)``.
     The union scope is the output scope followed by the summed variable, so summing out is a reshape
     and a sum over the last axis; aggregating back to an operand is a gather and the same. No step
-    depends on the batch size, so a row's numbers do not depend on the other rows in its batch."""
+    depends on the batch size, so a row's numbers do not depend on the other rows in its batch.
+    ``packed``: the same steps on one workspace (see :class:`_Packed`), which the numpy path runs."""
 
     steps: tuple
     final: tuple[int, ...]
+    packed: _Packed
 
 
 def _entries(scope: Sequence[int], cards: Sequence[int]) -> np.ndarray:
@@ -626,7 +724,8 @@ def _index(union: Sequence[int], sub: Sequence[int], cards: Sequence[int]) -> np
 
 
 @lru_cache(maxsize=1024)
-def _plan(scopes: tuple[tuple[int, ...], ...], cards: tuple[int, ...]) -> _Plan:
+def _plan(scopes: tuple[tuple[int, ...], ...], cards: tuple[int, ...], n_priors: int) -> _Plan:
+    """Steps summing out every variable of ``scopes`` (``n_priors`` priors, then one per cause)."""
     order = _elimination_order(tuple(frozenset(s) for s in scopes), frozenset().union(*map(frozenset, scopes)))
     scopes_list = list(scopes)
     alive = list(range(len(scopes)))
@@ -641,7 +740,35 @@ def _plan(scopes: tuple[tuple[int, ...], ...], cards: tuple[int, ...]) -> _Plan:
         steps.append((involved, gathers, cards[v], groupings))
         scopes_list.append(out)
         alive.append(len(scopes_list) - 1)
-    return _Plan(steps=tuple(steps), final=tuple(alive))
+    return _Plan(steps=tuple(steps), final=tuple(alive), packed=_pack(scopes, cards, n_priors, steps, alive))
+
+
+def _pack(
+    scopes: tuple[tuple[int, ...], ...], cards: tuple[int, ...], n_priors: int, steps: list, final: list[int]
+) -> _Packed:
+    """The workspace layout of a plan whose initial factors have ``scopes`` (priors, then causes)."""
+    sizes = [int(np.prod([cards[v] for v in scope], dtype=np.int64)) for scope in scopes]
+    n_initial = len(scopes)
+    cause_sizes = sizes[n_priors:]
+    sizes += [len(gathers[0]) // card for _, gathers, card, _ in steps]
+    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.intp)
+    packed_steps = []
+    for s, (involved, gathers, card, _) in enumerate(steps):
+        gather = np.stack([offsets[i] + np.asarray(g, dtype=np.intp) for i, g in zip(involved, gathers)])
+        order = np.argsort(gather.ravel(), kind="stable")
+        rows = gather.ravel()[order]
+        bounds = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+        out = n_initial + s
+        packed_steps.append((gather, card, int(offsets[out]), sizes[out], order, bounds, rows[bounds]))
+    return _Packed(
+        width=int(offsets[-1]),
+        cause_start=int(offsets[n_priors]),
+        cause_end=int(offsets[n_initial]),
+        cause_of_entry=np.repeat(np.arange(len(cause_sizes)), cause_sizes),
+        cause_bounds=np.concatenate([[0], np.cumsum(cause_sizes)[:-1]]).astype(np.intp),
+        steps=tuple(packed_steps),
+        final=offsets[final],
+    )
 
 
 # --- driver -----------------------------------------------------------------------------------------

@@ -684,6 +684,21 @@ def triage(model: Model, differential: Differential) -> Triage:
 # --- specialists ------------------------------------------------------------------------------------
 
 
+def _specialist_lists(model: Model) -> tuple[dict[str, Any], dict[str, tuple[list[str], float, Any]]]:
+    """``actions.toml``'s specialists by name, and per cause its specialists, the harmonic number of
+    their count and the provenance: read once per model (its knowledge base is fixed)."""
+    cached = model.__dict__.get("_specialist_lists")
+    if cached is None:
+        actions = model.knowledge.actions
+        listed = {s["name"]: s for s in actions["specialist"]}
+        per_cause = {
+            c["cause"]: (c["specialists"], sum(1 / k for k in range(1, len(c["specialists"]) + 1)), c["provenance"])
+            for c in actions["cause_specialists"]
+        }
+        cached = model.__dict__["_specialist_lists"] = (listed, per_cause)
+    return cached
+
+
 def specialists(model: Model, differential: Differential) -> tuple[SpecialistAdvice, ...]:
     """Specialists ranked by the share of the differential's probability mass their causes hold.
 
@@ -710,9 +725,7 @@ def specialists(model: Model, differential: Differential) -> tuple[SpecialistAdv
         Specialists with a positive share, largest first (ties by name), each with its contributing
         causes and the source listing the specialist. Empty when every weight is zero.
     """
-    actions = model.knowledge.actions
-    listed = {s["name"]: s for s in actions["specialist"]}
-    per_cause = {c["cause"]: c for c in actions["cause_specialists"]}
+    listed, per_cause = _specialist_lists(model)
     use_explains = any(c.explains > 0 for c in differential.causes)
     weights = {c.name: (c.explains if use_explains else c.posterior) for c in differential.causes}
     total = sum(w for name, w in weights.items() if name in per_cause)
@@ -723,9 +736,7 @@ def specialists(model: Model, differential: Differential) -> tuple[SpecialistAdv
         record = per_cause.get(cause.name)
         if record is None or weights[cause.name] <= 0:
             continue
-        names = record["specialists"]
-        harmonic = sum(1 / k for k in range(1, len(names) + 1))
-        prov = record["provenance"]
+        names, harmonic, prov = record
         for k, name in enumerate(names, 1):
             share = weights[cause.name] * (1 / k) / harmonic / total
             parts.setdefault(name, []).append(
