@@ -212,3 +212,33 @@ def test_uncommon_positives_are_re_expanded_rather_than_refused():
     d = numbdx.infer(ev)
     assert d.error_bound <= 1e-9
     assert all(0 <= c.explains <= c.posterior <= 1 for c in d)
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.lists(evidence(numbdx.load_model(), max_findings=5, chief=None), min_size=1, max_size=12))
+def test_elimination_numbers_do_not_depend_on_how_columns_are_chunked(evidence_rows):
+    """The numpy elimination runs (row, term) columns a chunk at a time; every column's arithmetic
+    must be the same whatever the chunk (one column alone included), so that a row's numbers do not
+    depend on its batch."""
+    from numbdx import _engine
+
+    model = numbdx.load_model()
+    rows = []
+    for ev in evidence_rows:
+        try:
+            rows.append(normalise(model, ev))
+        except ImpossibleEvidenceError:
+            pass
+    if not rows:
+        return
+    codes = _engine.codes_from_evidence(model, rows)
+    default = _engine.infer_codes(model, codes, shared_plans=True, method="exact")
+    saved = _engine.COLUMN_CHUNK
+    try:
+        for chunk in (1, 3):
+            _engine.COLUMN_CHUNK = chunk
+            chunked = _engine.infer_codes(model, codes, shared_plans=True, method="exact")
+            for name in ("posterior", "explains", "prior", "evidence_probability"):
+                np.testing.assert_array_equal(getattr(chunked, name), getattr(default, name), err_msg=name)
+    finally:
+        _engine.COLUMN_CHUNK = saved

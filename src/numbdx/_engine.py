@@ -52,7 +52,7 @@ ORDERED_MAX_PARENTS = 6
 RARE_ON = 0.02
 CHUNK_ELEMENTS = 1_000_000  # rows x terms x widest table entry per elimination pass
 TERM_CHUNK_ELEMENTS = 65_536  # terms x widest table entry per pass when one row has many terms
-COLUMN_CHUNK = 1024  # (row, term) pairs per workspace pass of the numpy elimination (measured: 512-2048 alike)
+COLUMN_CHUNK = 512  # (row, term) pairs per workspace pass of the numpy elimination (measured: 256-4096, 512 best)
 FACTOR_CACHE_SIZE = 4096  # single-patient contexts whose upper-layer tables are kept
 # The side finding's evidence: unknown side with leg numbness, left, right, both, no leg numbness, and
 # nothing known (the prior given the context).
@@ -548,11 +548,10 @@ def _eliminate_numpy(
 
     Every factor, initial or produced by a step, is a block of rows of one workspace ``(W, N)`` whose
     columns are the ``N = rows * terms`` (row, term) pairs (``plan.packed``): a step is then one
-    gather, one product over its operands and one sum, whatever its number of operands, and its
-    backward pass one gather and one segmented sum. Each column's arithmetic is the same whatever the
-    other columns, so a row's numbers do not depend on its batch. Columns go ``COLUMN_CHUNK`` at a
-    time, which keeps the workspace in cache. ``tables``: :func:`_stack_tables` of the factors, if
-    already made."""
+    gather, one product over its operands and one sum, whatever its number of operands. Each column's
+    arithmetic is the same whatever the other columns, so a row's numbers do not depend on its batch.
+    Columns go ``COLUMN_CHUNK`` at a time, which keeps the workspace in cache. ``tables``:
+    :func:`_stack_tables` of the factors, if already made."""
     priors_t, alpha, beta = tables if tables is not None else _stack_tables(priors, causes)
     n_rows, n_terms, _ = present.shape
     if n_rows * n_terms <= COLUMN_CHUNK:
@@ -636,10 +635,10 @@ def _eliminate_columns(
         spread(alpha) * absent.reshape(n, n_causes).T[owner] + beta * present_cols[owner]
     )
     saved = []
-    for gather, card, out_start, out_size, _, _, _ in packed.steps:
+    for gather, sums, out_start, out_size, _, _ in packed.steps:
         expanded = work[gather]  # (operands, union entries, n)
         product = expanded[0] if len(gather) == 1 else np.multiply.reduce(expanded, axis=0)
-        work[out_start : out_start + out_size] = product.reshape(out_size, card, n).sum(axis=1)
+        work[out_start : out_start + out_size] = np.add.reduceat(product, sums, axis=0)
         saved.append(expanded)
 
     # the factors left at the end multiply into Z; each one's cavity is the product of the others
@@ -650,22 +649,24 @@ def _eliminate_columns(
     suffix = np.concatenate([np.cumprod(last[::-1], axis=0)[::-1][1:], ones])
     grad = np.empty_like(work)
     grad[packed.final] = prefix[:-1] * suffix
-    for (gather, card, out_start, out_size, order, bounds, target), expanded in zip(
-        reversed(packed.steps), reversed(saved)
-    ):
-        spread = np.repeat(grad[out_start : out_start + out_size], card, axis=0)  # d(sum)/d(product) = 1
-        if len(gather) == 1:
-            others = spread[None]
-        else:  # each operand's cavity: the product of the other operands
-            before = np.cumprod(expanded[:-1], axis=0)
-            after = np.cumprod(expanded[:0:-1], axis=0)[::-1]
-            others = np.empty_like(expanded)
-            others[0], others[-1] = after[0], before[-1]
-            if len(gather) > 2:
-                others[1:-1] = before[:-1] * after[1:]
-            others *= spread
-        # every entry an operand gives the union, summed back into that entry
-        grad[target] = np.add.reduceat(others.reshape(-1, n)[order], bounds, axis=0)
+    for (_, _, out_start, out_size, operands, out_needed), expanded in zip(reversed(packed.steps), reversed(saved)):
+        if not out_needed:  # only priors below: no cause's cavity comes through here
+            continue
+        spread = np.repeat(grad[out_start : out_start + out_size], len(expanded[0]) // out_size, axis=0)
+        # each operand's cavity: spread times the product of the other operands (running products
+        # from both ends; np.cumprod over the operand axis is several times slower)
+        cavities = [spread]
+        for k in range(1, len(operands)):
+            cavities.append(cavities[-1] * expanded[k - 1])
+        after = None
+        for k in range(len(operands) - 1, -1, -1):
+            if after is not None:
+                cavities[k] = cavities[k] * after
+            if k:
+                after = expanded[k] if after is None else after * expanded[k]
+        for (start, size, order, bounds, needed), cavity in zip(operands, cavities):
+            if needed:  # every entry the operand gives the union, summed back into that entry
+                grad[start : start + size] = np.add.reduceat(cavity[order], bounds, axis=0)
 
     # sum over a cause's entries of cavity * beta; its present and activating multipliers are scalars
     weighted = np.add.reduceat(grad[packed.cause_start : packed.cause_end] * beta, packed.cause_bounds, axis=0)
@@ -680,11 +681,17 @@ def _eliminate_columns(
 class _Packed:
     """A plan laid out on one workspace of ``width`` rows: initial factors first (priors, then causes
     from ``cause_start`` to ``cause_end``), then each step's output. Per step: ``(gather (operands,
-    union entries)`` of workspace rows, card of the summed variable, output start, output size, and
-    for the backward pass the flattened gather's stable sort order, its segment starts and the
-    workspace row of each segment)``. ``final``: rows of the factors left at the end (one entry each);
-    ``cause_of_entry``: the cause each cause-factor row belongs to; ``cause_bounds``: where each
-    cause's rows start, counted from ``cause_start``."""
+    union entries)`` of workspace rows, where each output entry's union entries start, output start,
+    output size, per operand ``(start, size, union entries grouped by its entry, where each group
+    starts, whether its cavity is needed)``, and whether the output's cavity is needed: only causes'
+    are)``. ``final``: rows of the factors left at the end (one entry each); ``cause_of_entry``: the
+    cause each cause-factor row belongs to; ``cause_bounds``: where each cause's rows start, counted
+    from ``cause_start``.
+
+    Sums over the rows of a ``(rows, N)`` block are ``np.add.reduceat`` along axis 0, which adds in
+    sequence whatever ``N``; ``ndarray.sum`` switches to pairwise summation when the summed axis is
+    contiguous (``N = 1``, one patient with one term), so a row alone and in a batch would differ in the
+    last bits."""
 
     width: int
     cause_start: int
@@ -752,14 +759,18 @@ def _pack(
     cause_sizes = sizes[n_priors:]
     sizes += [len(gathers[0]) // card for _, gathers, card, _ in steps]
     offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.intp)
+    needed = [False] * n_priors + [True] * len(cause_sizes)  # a cavity is wanted below this factor
     packed_steps = []
-    for s, (involved, gathers, card, _) in enumerate(steps):
+    for s, (involved, gathers, card, groupings) in enumerate(steps):
         gather = np.stack([offsets[i] + np.asarray(g, dtype=np.intp) for i, g in zip(involved, gathers)])
-        order = np.argsort(gather.ravel(), kind="stable")
-        rows = gather.ravel()[order]
-        bounds = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+        union = gather.shape[1]
+        operands = tuple(
+            (int(offsets[i]), sizes[i], order, np.arange(0, union, union // sizes[i]), needed[i])
+            for i, order in zip(involved, groupings)
+        )
         out = n_initial + s
-        packed_steps.append((gather, card, int(offsets[out]), sizes[out], order, bounds, rows[bounds]))
+        needed.append(any(needed[i] for i in involved))
+        packed_steps.append((gather, np.arange(0, union, card), int(offsets[out]), sizes[out], operands, needed[out]))
     return _Packed(
         width=int(offsets[-1]),
         cause_start=int(offsets[n_priors]),

@@ -82,7 +82,7 @@ def normalise(model: Model, evidence: Mapping[str, Any]) -> Evidence:
         raise InvalidEvidenceValueError(
             f"evidence must be a mapping from names to values, got {type(evidence).__name__}"
         )
-    known = set(model.evidence_names())
+    known = model._evidence_name_set
     values: dict[str, Any] = {}
     for name, value in evidence.items():
         if not isinstance(name, str):

@@ -263,7 +263,15 @@ class Model:
 
     def evidence_names(self) -> tuple[str, ...]:
         """Every name :func:`numbdx.infer` accepts."""
+        return self._evidence_names
+
+    @cached_property
+    def _evidence_names(self) -> tuple[str, ...]:
         return (*tuple(v.name for v in self.upper), CHIEF_COMPLAINT, *tuple(f.name for f in self.findings))
+
+    @cached_property
+    def _evidence_name_set(self) -> frozenset[str]:
+        return frozenset(self._evidence_names)
 
     def vocabulary(self) -> pd.DataFrame:
         """Every evidence name, its kind, its states and a plain-language description."""
