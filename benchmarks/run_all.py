@@ -26,6 +26,7 @@ SCRIPTS = (
     "bench_uncertainty",
     "bench_service",
     "bench_kernel",
+    "bench_formulations",
 )
 
 
