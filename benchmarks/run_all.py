@@ -25,7 +25,6 @@ SCRIPTS = (
     "bench_decision",
     "bench_uncertainty",
     "bench_service",
-    "bench_kernel",
     "bench_formulations",
 )
 

@@ -433,11 +433,6 @@ def _eliminate(
     else:
         plan, priors, causes = _factors(model, compiled, upper, dtype, shared=shared)
         tables = None
-    if len(upper) == 1 and not shared and dtype is np.float64:
-        from . import _kernel  # numba itself is imported only if asked for and installed
-
-        if _kernel.requested() and _kernel.available():
-            return _kernel.eliminate(plan, priors, causes, absent, present, active)
     return _eliminate_numpy(plan, priors, causes, absent, present, active, dtype, tables)
 
 
