@@ -10,7 +10,11 @@ built before the clock starts, so only ``infer`` is timed. Times are medians [mi
 measured runs after a warm-up on the first rows. The largest absolute difference between the two
 paths is printed for ``explains`` (what the timed call returns) and, without ``--quick``,
 ``posterior`` and ``prior``. A second table times ``infer_frame`` on the first 1/8, 1/4 and 1/2
-of the rows, to show whether throughput holds as the frame grows.
+of the rows, to show whether throughput holds as the frame grows. Last, the method's own arithmetic for
+the cohort: the exact-inference terms numbdx reports for its rows (plus one per row for the prior), times
+the multiply-adds one term's forward elimination of the risk-factor layer needs (``_common``'s method
+floor, shared plan, context observed), at this machine's numpy multiply-add rate on large arrays: the
+rows/s that even a perfect implementation of this method could not beat with the reverse pass left out.
 Target: at least 20,000 rows/s on one core.
 """
 
@@ -84,6 +88,23 @@ def row_by_row(model: numbdx.Model, rows: list[dict[str, Any]]) -> list[numbdx.D
         except numbdx.NumbdxError:
             out.append(None)
     return out
+
+
+def method_ceiling(model: numbdx.Model, frame: pd.DataFrame) -> tuple[float, float, float]:
+    """Terms for the cohort (posterior pass plus one prior term per row), forward multiply-adds per
+    term, and the rows/s that arithmetic allows at this machine's numpy rate (see the docstring)."""
+    from numbdx import _engine
+    from numbdx._frame import encode_frame
+
+    codes, _ = encode_frame(model, frame)
+    answer = _engine.infer_codes(model, codes, shared_plans=True, with_prior=False)
+    terms = float(answer.terms.sum()) + len(frame)
+    known = np.flatnonzero((codes.upper[:, 0] >= 0) & (codes.upper[:, 1] >= 0))[:1]
+    plan, _, causes = _engine._factors(model, _engine._compile(model), codes.upper[known], np.float64, shared=True)
+    per_term = sum(2 * alpha.shape[-1] for _, alpha, _ in causes)
+    per_term += sum(len(gathers[0]) * len(involved) for involved, gathers, _, _ in plan.steps)
+    seconds = terms * per_term / _common.madd_rate(1 << 21)
+    return terms, per_term, len(frame) / seconds
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -181,6 +202,12 @@ def main(argv: list[str] | None = None) -> None:
             f"- max |infer_frame - infer| for {quantity}: {diff:.1e}"
             + ("" if same_nan else " (the two paths refuse different rows!)")
         )
+    terms, per_term, ceiling = method_ceiling(model, frame)
+    print(
+        f"\nThe method's arithmetic for this cohort: {terms:,.0f} terms ({terms / n:.1f} per row), "
+        f"{per_term:,.0f} forward multiply-adds per term; at this machine's numpy rate that allows "
+        f"{ceiling:,.0f} rows/s with no reverse pass and no overhead (infer_frame: {batch_rate / ceiling:.2f} of it)."
+    )
     print(
         f"\nThroughput {batch_rate:,.0f} rows/s on one core (target >= {TARGET_ROWS_PER_S:,}: "
         f"{'met' if batch_rate >= TARGET_ROWS_PER_S else 'not met'})."
