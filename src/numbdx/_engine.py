@@ -604,6 +604,19 @@ def _stack_tables(priors: list, causes: list) -> tuple[np.ndarray, np.ndarray, n
     return stack([a for _, a in priors]), stack([a for _, a, _ in causes]), stack([b for _, _, b in causes])
 
 
+def _segment_sums(block: np.ndarray, length: int) -> np.ndarray:
+    """Sums of consecutive runs of ``length`` rows of ``block (rows, N)``, each run's rows added in
+    order, ``((r0 + r1) + r2) + ...``, by whole strided slices: elementwise additions, so a column's
+    sums are the same whatever ``N`` (``ndarray.sum`` and ``np.add.reduceat`` may switch to pairwise
+    summation when the summed axis is contiguous, as with one column)."""
+    if length == 1:
+        return block
+    total = block[0::length] + block[1::length]
+    for k in range(2, length):
+        total += block[k::length]
+    return total
+
+
 def _eliminate_columns(
     packed: _Packed,
     priors: np.ndarray,
@@ -630,10 +643,10 @@ def _eliminate_columns(
         spread(alpha) * absent.reshape(n, n_causes).T[owner] + beta * present_cols[owner]
     )
     saved = []
-    for gather, sums, out_start, out_size, _, _ in packed.steps:
+    for gather, card, out_start, out_size, _, _ in packed.steps:
         expanded = work[gather]  # (operands, union entries, n)
         product = expanded[0] if len(gather) == 1 else np.multiply.reduce(expanded, axis=0)
-        work[out_start : out_start + out_size] = np.add.reduceat(product, sums, axis=0)
+        work[out_start : out_start + out_size] = _segment_sums(product, card)
         saved.append(expanded)
 
     # the factors left at the end multiply into Z; each one's cavity is the product of the others
@@ -644,10 +657,10 @@ def _eliminate_columns(
     suffix = np.concatenate([np.cumprod(last[::-1], axis=0)[::-1][1:], ones])
     grad = np.empty_like(work)
     grad[packed.final] = prefix[:-1] * suffix
-    for (_, _, out_start, out_size, operands, out_needed), expanded in zip(reversed(packed.steps), reversed(saved)):
+    for (_, card, out_start, out_size, operands, out_needed), expanded in zip(reversed(packed.steps), reversed(saved)):
         if not out_needed:  # only priors below: no cause's cavity comes through here
             continue
-        spread = np.repeat(grad[out_start : out_start + out_size], len(expanded[0]) // out_size, axis=0)
+        spread = np.repeat(grad[out_start : out_start + out_size], card, axis=0)  # d(sum)/d(product) = 1
         # each operand's cavity: spread times the product of the other operands (running products
         # from both ends; np.cumprod over the operand axis is several times slower)
         cavities = [spread]
@@ -659,12 +672,19 @@ def _eliminate_columns(
                 cavities[k] = cavities[k] * after
             if k:
                 after = expanded[k] if after is None else after * expanded[k]
-        for (start, size, order, bounds, needed), cavity in zip(operands, cavities):
+        for (start, size, order, repeats, needed), cavity in zip(operands, cavities):
             if needed:  # every entry the operand gives the union, summed back into that entry
-                grad[start : start + size] = np.add.reduceat(cavity[order], bounds, axis=0)
+                grad[start : start + size] = _segment_sums(cavity[order], repeats)
 
     # sum over a cause's entries of cavity * beta; its present and activating multipliers are scalars
-    weighted = np.add.reduceat(grad[packed.cause_start : packed.cause_end] * beta, packed.cause_bounds, axis=0)
+    n_entries = packed.cause_end - packed.cause_start
+    scaled = np.empty((n_entries + 1, n), dtype=dtype)  # the last row stays zero: padding
+    np.multiply(grad[packed.cause_start : packed.cause_end], beta, out=scaled[:n_entries])
+    scaled[n_entries] = 0
+    padded = scaled[packed.cause_entries]  # (causes, most entries of a cause, n)
+    weighted = padded[:, 0] if padded.shape[1] == 1 else padded[:, 0] + padded[:, 1]
+    for k in range(2, padded.shape[1]):
+        weighted += padded[:, k]
     result = np.empty((1 + 2 * n_causes, n), dtype=dtype)
     result[0] = prefix[-1]
     result[1 : 1 + n_causes] = weighted * present_cols
@@ -676,23 +696,23 @@ def _eliminate_columns(
 class _Packed:
     """A plan laid out on one workspace of ``width`` rows: initial factors first (priors, then causes
     from ``cause_start`` to ``cause_end``), then each step's output. Per step: ``(gather (operands,
-    union entries)`` of workspace rows, where each output entry's union entries start, output start,
-    output size, per operand ``(start, size, union entries grouped by its entry, where each group
-    starts, whether its cavity is needed)``, and whether the output's cavity is needed: only causes'
-    are)``. ``final``: rows of the factors left at the end (one entry each); ``cause_of_entry``: the
-    cause each cause-factor row belongs to; ``cause_bounds``: where each cause's rows start, counted
-    from ``cause_start``.
+    union entries)`` of workspace rows, card of the summed variable, output start, output size, per
+    operand ``(start, size, union entries grouped by its entry, group length, whether its cavity is
+    needed)``, and whether the output's cavity is needed: only causes' are)``. ``final``: rows of the
+    factors left at the end (one entry each); ``cause_of_entry``: the cause each cause-factor row
+    belongs to; ``cause_entries``: each cause's rows, counted from ``cause_start`` and padded (see
+    :func:`_padded_entries`).
 
-    Sums over the rows of a ``(rows, N)`` block are ``np.add.reduceat`` along axis 0, which adds in
-    sequence whatever ``N``; ``ndarray.sum`` switches to pairwise summation when the summed axis is
-    contiguous (``N = 1``, one patient with one term), so a row alone and in a batch would differ in the
-    last bits."""
+    Every sum over rows adds whole rows in a fixed order (:func:`_segment_sums`), never through
+    ``ndarray.sum`` or ``np.add.reduceat``: those switch to pairwise summation when the summed axis is
+    contiguous (one column: one patient with one term), so a row alone and in a batch would differ in
+    the last bits."""
 
     width: int
     cause_start: int
     cause_end: int
     cause_of_entry: np.ndarray
-    cause_bounds: np.ndarray
+    cause_entries: np.ndarray
     steps: tuple
     final: np.ndarray
 
@@ -745,6 +765,14 @@ def _plan(scopes: tuple[tuple[int, ...], ...], cards: tuple[int, ...], n_priors:
     return _Plan(steps=tuple(steps), final=tuple(alive), packed=_pack(scopes, cards, n_priors, steps, alive))
 
 
+def _padded_entries(sizes: list[int]) -> np.ndarray:
+    """``(len(sizes), max(sizes))``: the rows of each block of ``sizes`` consecutive rows, padded with
+    the row after the last (which the caller keeps zero)."""
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.intp)
+    columns = np.arange(max(sizes))
+    return np.where(columns[None, :] < np.array(sizes)[:, None], starts[:, None] + columns[None, :], sum(sizes))
+
+
 def _pack(
     scopes: tuple[tuple[int, ...], ...], cards: tuple[int, ...], n_priors: int, steps: list, final: list[int]
 ) -> _Packed:
@@ -760,18 +788,17 @@ def _pack(
         gather = np.stack([offsets[i] + np.asarray(g, dtype=np.intp) for i, g in zip(involved, gathers)])
         union = gather.shape[1]
         operands = tuple(
-            (int(offsets[i]), sizes[i], order, np.arange(0, union, union // sizes[i]), needed[i])
-            for i, order in zip(involved, groupings)
+            (int(offsets[i]), sizes[i], order, union // sizes[i], needed[i]) for i, order in zip(involved, groupings)
         )
         out = n_initial + s
         needed.append(any(needed[i] for i in involved))
-        packed_steps.append((gather, np.arange(0, union, card), int(offsets[out]), sizes[out], operands, needed[out]))
+        packed_steps.append((gather, card, int(offsets[out]), sizes[out], operands, needed[out]))
     return _Packed(
         width=int(offsets[-1]),
         cause_start=int(offsets[n_priors]),
         cause_end=int(offsets[n_initial]),
         cause_of_entry=np.repeat(np.arange(len(cause_sizes)), cause_sizes),
-        cause_bounds=np.concatenate([[0], np.cumsum(cause_sizes)[:-1]]).astype(np.intp),
+        cause_entries=_padded_entries(cause_sizes),
         steps=tuple(packed_steps),
         final=offsets[final],
     )
