@@ -162,21 +162,36 @@ def sample_row(
             ratio = np.divide(share + 1e-3 * offered, offered, out=np.ones_like(offered), where=offered > 0)
             tilt[k] = tilt[k] * np.sqrt(ratio)
 
+    # Whether to stop is read from running sums, so a round costs the same however many draws came
+    # before; the bound reported, and any refusal, are computed from every draw at the end.
     drawn = []
+    sums = np.zeros(1 + 2 * n_causes)  # sum of w
+    square_0 = 0.0  # sum of w_0 ** 2
+    squares, products = np.zeros(2 * n_causes), np.zeros(2 * n_causes)  # sum of w_j ** 2, of w_j * w_0
     while True:
         choices, log_q, _ = draw(SAMPLES_PER_ROUND)
-        drawn.append(weights(choices, log_q))
-        w = np.concatenate(drawn)
-        total = w[:, 0].sum()
+        w = weights(choices, log_q)
+        drawn.append(w)
+        sums += w.sum(axis=0)
+        square_0 += float((w[:, 0] ** 2).sum())
+        squares += (w[:, 1:] ** 2).sum(axis=0)
+        products += (w[:, 1:] * w[:, :1]).sum(axis=0)
+        total = sums[0]
         if total > 0:
-            ratio = w[:, 1:].sum(axis=0) / total
-            residual = w[:, 1:] - ratio * w[:, :1]
-            bound = BOUND_SE * float(np.sqrt((residual**2).sum(axis=0)).max() / total)
-            ess = total**2 / float((w[:, 0] ** 2).sum())
-            if bound <= TARGET_BOUND and ess >= MIN_ESS:
+            ratio = sums[1:] / total
+            # sum (w_j - ratio * w_0) ** 2, expanded
+            residual = np.maximum(squares - 2 * ratio * products + ratio**2 * square_0, 0.0)
+            if BOUND_SE * float(np.sqrt(residual).max() / total) <= TARGET_BOUND and total**2 / square_0 >= MIN_ESS:
                 break
-        if len(w) >= MAX_SAMPLES:
+        if SAMPLES_PER_ROUND * len(drawn) >= MAX_SAMPLES:
             break
+    w = np.concatenate(drawn)
+    total = w[:, 0].sum()
+    if total > 0:
+        ratio = w[:, 1:].sum(axis=0) / total
+        residual = w[:, 1:] - ratio * w[:, :1]
+        bound = BOUND_SE * float(np.sqrt((residual**2).sum(axis=0)).max() / total)
+        ess = total**2 / float((w[:, 0] ** 2).sum())
     if total <= 0:
         raise ImpossibleEvidenceError(
             f"none of {len(w)} sampled explanations of this evidence has a non-zero probability; "
