@@ -26,6 +26,7 @@ SCRIPTS = (
     "bench_uncertainty",
     "bench_service",
     "bench_formulations",
+    "bench_sampling",
 )
 
 
