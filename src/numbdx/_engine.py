@@ -15,12 +15,14 @@ present``, a factor over the cause's parents in the upper layer (context and ris
 ``alpha, beta`` once (``g`` is linear in them); the rest of the upper layer is summed out exactly by
 variable elimination (greedy min-fill order), not by enumerating its states. Rows that observe the
 same variables and have evidence of the same shape share one elimination, each selecting its own
-observed states (``infer`` is a batch of one; ``infer_frame`` batches rows), and every reduction runs
-in an order fixed by the plan alone, so a row's numbers do not depend on the other rows in its batch.
+observed states (``infer`` is a batch of one; ``infer_frame`` batches rows). The numpy path keeps
+every table in one workspace whose columns are the (row, term) pairs (``_Packed``), and every
+reduction adds in an order fixed by the plan alone, so a row's numbers do not depend on the other rows
+in its batch.
 
 ``P(cause_j present, evidence)`` is ``Z`` with ``g_j`` replaced by its present part: one backward pass
-through the recorded einsums gives every cause factor's cavity ``dZ/dg_j`` at about three times the
-cost of ``Z``. ``P(cause_j activating the leg numbness, evidence)`` uses the activated part likewise.
+through the recorded elimination steps gives every cause factor's cavity ``dZ/dg_j`` at about three
+times the cost of ``Z``. ``P(cause_j activating the leg numbness, evidence)`` uses the activated part likewise.
 
 Precision: each answer carries a bound on its rounding error (``eps * ops * sum|terms| / |sum|``);
 when the bound exceeds ``TARGET_ERROR`` the row is recomputed in extended precision; if that is still
