@@ -5,12 +5,14 @@
 
 * ``(factor - 1) * 32`` synthetic causes (the real causes but ``other_cause``, which stays the one
   leak), named ``syn<r>_<template>`` (``syn3_gout``: the third copy modelled on gout). Each keeps its
-  template's group, required risk factors and (by default) odds-ratio factors; its baseline is drawn
-  from the real baselines and its odds ratios from the real odds ratios (``or_factors="drawn"``: the
-  number of odds ratios from the real per-cause distribution, the factors by how often real causes
-  use them); its ``[[side]]`` record
-  (activation and unilateral probabilities) from the real side records; and it gets its template's
-  links to the categorical gated findings (onset, course), which every real cause has.
+  template's group, required risk factors and (by default) odds-ratio factors, but is never a red
+  flag and never in a self-care group (``other`` instead): the triage rules give every red-flag cause
+  a threshold and every self-care cause its advice, and synthetic causes have neither. Its baseline
+  is drawn from the real baselines and its odds ratios from the real odds ratios
+  (``or_factors="drawn"``: the number of odds ratios from the real per-cause distribution, the
+  factors by how often real causes use them); its ``[[side]]`` record (activation and unilateral
+  probabilities) from the real side records; and it gets its template's links to the categorical
+  gated findings (onset, course), which every real cause has.
 * ``(factor - 1) * 61`` synthetic binary findings ``syn<r>_<template>`` with their template's group,
   gating and leak. Each gets a number of parents drawn from the real parents-per-finding
   distribution (binary findings), and each parent is a synthetic cause drawn in proportion to a
@@ -34,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from numbdx._priors import Finding, KnowledgeBase, Link, Number, OddsRatio, SideLink
+from numbdx._triage import load_triage
 
 LEAK = "other_cause"
 NOTE = "synthetic record for benchmarks (benchmarks/_synthetic.py), drawn from the real model's values"
@@ -106,6 +109,8 @@ def scaled_knowledge_base(
     links_per_cause = [links_count.get(c.name, 0) for c in real_causes]
     side_by_cause = {s.cause: s for s in kb.sides}
     sides = [side_by_cause[c.name] for c in real_causes]
+    # the triage rules give every cause of a self-care group its advice, and synthetic ones have none
+    self_care_groups = set(load_triage(knowledge=kb).self_care.groups)
 
     causes, new_sides, new_links = [], [], []
     for j in range((factor - 1) * len(real_causes)):
@@ -134,6 +139,8 @@ def scaled_knowledge_base(
                 label=f"Synthetic cause {name}",
                 baseline=_number(base, base.value, f"{name} baseline"),
                 odds_ratios=tuple(odds),
+                red_flag=False,  # triage.toml must give every red-flag cause a threshold; these have none
+                group="other" if template.group in self_care_groups else template.group,
             )
         )
         side = _draw(rng, sides)
