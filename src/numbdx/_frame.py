@@ -187,7 +187,11 @@ def infer_frame(
     method: Literal["auto", "exact", "sampling"] = "auto",
     details: bool = False,
 ) -> pd.DataFrame:
-    """Score every row of ``frame`` (one patient per row) exactly as :func:`numbdx.infer` would.
+    """Score every row of ``frame`` (one patient per row) as :func:`numbdx.infer` would.
+
+    The numbers agree with ``infer``'s to within their error bound, not bitwise: here risk factors
+    enter as indicators, so rows that know different risk factors share one elimination, where
+    ``infer`` selects them. A row's numbers are bitwise the same whatever the other rows in the frame.
 
     Parameters
     ----------
