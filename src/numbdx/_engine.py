@@ -166,22 +166,43 @@ def _rare(model: Model, index: int) -> bool:
     return f.n_patterns == 2 and len(f.parents) <= ORDERED_MAX_PARENTS and _p_on_bound(model, index) <= RARE_ON
 
 
+def two_pattern_terms(
+    q: np.ndarray, leak: np.ndarray, parents: Sequence[int], code: int, ordered: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The terms a two-pattern finding contributes, for ``R`` sets of numbers at once: ``coef (R, w)``
+    and the ``absent``, ``present``, ``not_activated`` multipliers ``(R, w, C)``.
+
+    ``q (R, C)``: P(on) through each cause (0 without a link); ``leak (R,)``: P(on) through the leak;
+    ``code``: 0 absent, 1 present. ``ordered``: present, expanded without cancellation as "fires first
+    through the leak, or through cause j in ``parents`` order, no earlier cause firing"; otherwise a
+    present finding is Quickscore's ``1 - P(off)``, two signed terms. The engine calls this with the
+    model's numbers (``R = 1``), ``_uncertainty`` with every parameter draw's."""
+    n, n_causes = q.shape
+    ones = np.ones((n, n_causes))
+    if ordered:
+        coefs, absent, present = [leak], [ones], [ones]
+        earlier = ones.copy()
+        for c in parents:
+            fires, needed = earlier.copy(), ones.copy()
+            fires[:, c], needed[:, c] = q[:, c], 0.0
+            coefs.append(1 - leak)
+            absent.append(needed)  # cause c must be present, so its absent part is 0
+            present.append(fires)
+            earlier[:, c] = 1 - q[:, c]
+        stacked = np.stack(absent, axis=1)
+        return np.stack(coefs, axis=1), stacked, np.stack(present, axis=1), stacked.copy()
+    if code == 0:  # P(off) = (1 - leak) * prod over present causes of (1 - q)
+        return (1 - leak)[:, None], ones[:, None], (1 - q)[:, None], ones[:, None]
+    both = np.stack([ones, ones], axis=1)
+    return np.stack([-(1 - leak), np.ones(n)], axis=1), both, np.stack([1 - q, ones], axis=1), both.copy()
+
+
 def _finding_choices(model: Model, index: int, code: int) -> list[tuple[float, np.ndarray, ...]]:
     """Choices ``(coef, absent, present, not_activated)`` for finding ``index`` observed as ``code``."""
     f = model.findings[index]
-    ones = np.ones(len(model.causes))
-    if code == ORDERED or (code == 1 and _rare(model, index)):
-        leak = f.leak_probs[1]
-        choices = [(leak, ones, ones, ones)]
-        earlier = ones.copy()
-        for c in f.parents:
-            q = f.pattern_probs[c, 1]
-            present, needed = earlier.copy(), ones.copy()
-            present[c], needed[c] = q, 0.0
-            choices.append((1 - leak, needed, present, needed))
-            earlier[c] = 1 - q
-        return choices
-    return [(c * f.leak_subset_mult[b], ones, f.subset_mult[b], ones) for b, c in _moebius(frozenset({code}), 2)]
+    ordered = code == ORDERED or (code == 1 and _rare(model, index))
+    parts = two_pattern_terms(f.pattern_probs[None, :, 1], np.array([f.leak_probs[1]]), f.parents, code, ordered)
+    return [tuple(part[0, k] for part in parts) for k in range(parts[0].shape[1])]
 
 
 def _compile(model: Model) -> _Compiled:

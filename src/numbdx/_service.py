@@ -552,6 +552,13 @@ class _Service:
                 ],
             )
 
+    async def evidence_request(self, request: Request, schema: str, endpoint: str) -> tuple[dict[str, Any], Model]:
+        """A request whose body carries evidence: the body checked against ``schema`` and ``endpoint``'s
+        cost limit, and the model."""
+        body = await self.body(request, schema)
+        self.check_cost(endpoint, body["evidence"])
+        return body, self.load()
+
     def _positive(self, name: str, value: Any) -> bool:
         finding = self.findings.get(name)
         if finding is None or value is None:
@@ -718,9 +725,7 @@ def create_app(
         responses=_answers("Differential", "The ranked differential"),
     )
     async def post_infer(request: Request) -> _JSON:
-        body = await service.body(request, "InferRequest")
-        service.check_cost("/infer", body["evidence"])
-        model = service.load()
+        body, model = await service.evidence_request(request, "InferRequest", "/infer")
         method = body.get("method", "auto")
         result = await service.run(lambda: infer(body["evidence"], model=model, method=method).to_dict(), body)
         return _JSON(result)
@@ -734,9 +739,7 @@ def create_app(
         responses=_answers("Triage", "The triage (format numbdx.triage/1)"),
     )
     async def post_triage(request: Request) -> _JSON:
-        body = await service.body(request, "InferRequest")
-        service.check_cost("/triage", body["evidence"])
-        model = service.load()
+        body, model = await service.evidence_request(request, "InferRequest", "/triage")
         method = body.get("method", "auto")
 
         def triage() -> dict[str, Any]:
@@ -757,9 +760,7 @@ def create_app(
     async def post_next_questions(request: Request) -> _JSON:
         from ._voi import next_questions
 
-        body = await service.body(request, "NextQuestionsRequest")
-        service.check_cost("/next-questions", body["evidence"])
-        model = service.load()
+        body, model = await service.evidence_request(request, "NextQuestionsRequest", "/next-questions")
         n = int(body.get("n", 5))  # the schema's "integer" admits 5.0
         options = {"include_tests": body.get("include_tests", False), "criterion": body.get("criterion", "entropy")}
         result = await service.run(lambda: next_questions(body["evidence"], n, model=model, **options).to_dict(), body)
@@ -774,9 +775,7 @@ def create_app(
         responses=_answers("Explanation", "The weights (format numbdx.explanation/1)"),
     )
     async def post_explain(request: Request) -> _JSON:
-        body = await service.body(request, "ExplainRequest")
-        service.check_cost("/explain", body["evidence"])
-        model = service.load()
+        body, model = await service.evidence_request(request, "ExplainRequest", "/explain")
         options = {
             "causes": body.get("causes"),
             "quantity": body.get("quantity", "explains"),

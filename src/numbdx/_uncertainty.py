@@ -190,32 +190,9 @@ def _parameters(model: Model) -> _Parameters:
 
 def _choices(tables: eng.RowTables, model: Model, f: int, code: int) -> tuple[np.ndarray, ...]:
     """Per-row ``coef (R, w)`` and ``absent, present, not_activated (R, w, C)`` of finding ``f`` observed
-    as ``code``, with the same expansion the engine uses for the shipped numbers."""
-    q, leak = tables.link[:, f, :], tables.leak[:, f]
-    n, n_causes = q.shape
-    ones = np.ones((n, n_causes))
-    if code == eng.ORDERED or (code == 1 and eng._rare(model, f)):
-        coefs, absent, present, not_activated = [leak], [ones], [ones], [ones]
-        earlier = ones.copy()
-        for c in model.findings[f].parents:
-            pres, needed = earlier.copy(), ones.copy()
-            pres[:, c], needed[:, c] = q[:, c], 0.0
-            coefs.append(1 - leak)
-            absent.append(needed)
-            present.append(pres)
-            not_activated.append(needed)
-            earlier[:, c] = 1 - q[:, c]
-        parts = (np.stack(coefs, axis=1), np.stack(absent, 1), np.stack(present, 1), np.stack(not_activated, 1))
-        return parts
-    if code == 0:  # P(off) = (1 - leak) * prod over present causes of (1 - q)
-        return ((1 - leak)[:, None], ones[:, None], (1 - q)[:, None], ones[:, None])
-    # P(on) = 1 - P(off): two signed terms
-    return (
-        np.stack([-(1 - leak), np.ones(n)], axis=1),
-        np.stack([ones, ones], axis=1),
-        np.stack([1 - q, ones], axis=1),
-        np.stack([ones, ones], axis=1),
-    )
+    as ``code``: the engine's expansion (:func:`_engine.two_pattern_terms`) with each row's numbers."""
+    ordered = code == eng.ORDERED or (code == 1 and not eng._compile(model).signed[f])
+    return eng.two_pattern_terms(tables.link[:, f, :], tables.leak[:, f], model.findings[f].parents, code, ordered)
 
 
 def _score(model: Model, codes: eng.Codes, theta: np.ndarray, params: _Parameters) -> np.ndarray:
@@ -224,10 +201,7 @@ def _score(model: Model, codes: eng.Codes, theta: np.ndarray, params: _Parameter
     n_causes = len(model.causes)
     findings, side = codes.findings[0], int(codes.side[0])
     observed = [(int(f), int(findings[f])) for f in np.flatnonzero(findings >= 0)]
-    widths = [
-        1 + len(model.findings[f].parents) if (c == 1 and eng._rare(model, f)) else 2 - (c == 0) for f, c in observed
-    ]
-    n_terms = len(compiled.side_terms[side]) * math.prod(widths)
+    n_terms = len(compiled.side_terms[side]) * math.prod(int(compiled.width[f, c]) for f, c in observed)
     if n_terms > MAX_TERMS:
         raise InferenceLimitError(
             f"this evidence needs {n_terms} exact terms per parameter set (more than {MAX_TERMS}); "
