@@ -242,3 +242,33 @@ def test_elimination_numbers_do_not_depend_on_how_columns_are_chunked(evidence_r
                 np.testing.assert_array_equal(getattr(chunked, name), getattr(default, name), err_msg=name)
     finally:
         _engine.COLUMN_CHUNK = saved
+
+
+@settings(max_examples=25, deadline=None)
+@given(evidence(numbdx.load_model(), max_findings=4, chief=None))
+def test_one_patients_forward_passes_agree_with_the_reverse_pass(ev):
+    """One patient with few terms is eliminated by forward passes with each cause clamped present
+    (``_eliminate_clamped``); everyone else by one forward and one reverse pass. Both compute the
+    same quantities, so they agree to rounding."""
+    from numbdx import _engine
+
+    model = numbdx.load_model()
+    try:
+        codes = _engine.codes_from_evidence(model, [normalise(model, ev)])
+    except ImpossibleEvidenceError:
+        return
+    forward = _engine.infer_codes(model, codes, method="exact")
+    saved = _engine.CLAMPED_MAX_TERMS
+    try:
+        _engine.CLAMPED_MAX_TERMS = 0
+        model.__dict__.pop("_prior_cache", None)  # the prior given the context, cached on the model
+        reverse = _engine.infer_codes(model, codes, method="exact")
+    finally:
+        _engine.CLAMPED_MAX_TERMS = saved
+    if forward.failure[0] is not None or reverse.failure[0] is not None:
+        assert type(forward.failure[0]) is type(reverse.failure[0])
+        return
+    for name in ("posterior", "explains", "prior", "evidence_probability"):
+        a, b = getattr(forward, name), getattr(reverse, name)
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15, err_msg=name)
+    assert forward.terms[0] == reverse.terms[0]

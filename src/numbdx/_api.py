@@ -108,14 +108,15 @@ def _differential(model: Model, evidence: Mapping[str, Any] | None, method: str 
     """The ranked causes alone, without triage (which itself infers on reduced evidence)."""
     ev = normalise(model, {} if evidence is None else evidence)
     answer = infer_exact(model, ev, method=method)
+    explains, posterior, prior = (a[0].tolist() for a in (answer.explains, answer.posterior, answer.prior))
     causes = [
         CauseResult(
             name=c.name,
             label=c.label,
             group=c.group,
-            explains=float(answer.explains[0, i]),
-            posterior=float(answer.posterior[0, i]),
-            prior=float(answer.prior[0, i]),
+            explains=explains[i],
+            posterior=posterior[i],
+            prior=prior[i],
             red_flag=c.red_flag,
         )
         for i, c in enumerate(model.causes)

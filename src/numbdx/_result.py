@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -111,17 +112,11 @@ class Differential:
         self._by_name = {c.name: c for c in self.causes}
 
     def with_decisions(self, triage: Triage | None, specialists: Sequence[SpecialistAdvice]) -> Differential:
-        """This differential with its triage and specialists attached."""
-        return Differential(
-            self.causes,
-            evidence=self.evidence,
-            assumed=self.assumed,
-            model_identity=self.model_identity,
-            method=self.method,
-            error_bound=self.error_bound,
-            triage=triage,
-            specialists=specialists,
-        )
+        """This differential with its triage and specialists attached (the rest shared, not re-sorted)."""
+        attached = copy.copy(self)
+        attached.triage = triage
+        attached.specialists = tuple(specialists)
+        return attached
 
     def __getitem__(self, name: str) -> CauseResult:
         try:
