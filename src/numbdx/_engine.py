@@ -52,9 +52,11 @@ MAX_TERMS = 1 << 16
 # exact attempt (at 12 the exact answer takes about 1 s; from 13 it mostly fails the precision guard)
 AUTO_EXACT_POSITIVES = 12
 # with at least this many positives expanded with signs (Quickscore), a row is computed in extended
-# precision straight away: on bench_batch's cohort, 97% of rows with 5 and all with 6 or more missed
-# the float64 bound at TARGET_ERROR (33% with 3, 82% with 4)
-SIGNED_FOR_EXTENDED = 5
+# precision straight away: on bench_batch's cohort, 82% of rows with 4 signed positives, 97% with 5 and
+# all with 6 or more missed the float64 bound at TARGET_ERROR (33% with 3). An extended column costs
+# about 3.1 float64 ones (6.0 against 19 us measured), so at 4 a float64 pass first would cost
+# 1 + 0.82 * 3.1 = 3.5 against 3.1; at 3 it is the cheaper start (1 + 0.33 * 3.1 = 2.0)
+SIGNED_FOR_EXTENDED = 4
 # positive findings with at most this many causes, and at most this probability, are expanded without
 # cancellation (see _rare)
 ORDERED_MAX_PARENTS = 6
@@ -659,6 +661,37 @@ def _segment_sums(block: np.ndarray, length: int) -> np.ndarray:
     return total
 
 
+STRIDED = "strided"  # an operand's layout in a step's union: see _operand_layout
+
+
+def _operand_layout(order: np.ndarray, size: int, repeats: int) -> np.ndarray | str | None:
+    """How an operand's entries lie in a step's union (``order``: union entries grouped by the operand's
+    entry, each group in union order): ``None`` if each entry owns a run of consecutive union entries,
+    :data:`STRIDED` if union entry ``k * size + e`` belongs to entry ``e``, else ``order`` itself."""
+    union = np.arange(len(order))
+    if (order == union).all():
+        return None
+    if (order.reshape(size, repeats) == union.reshape(repeats, size).T).all():
+        return STRIDED
+    return order
+
+
+def _operand_sums(block: np.ndarray, layout: np.ndarray | str | None, size: int, repeats: int) -> np.ndarray:
+    """For each of an operand's ``size`` entries, the sum of the rows of ``block`` (over the step's
+    union) that it gives, added in union order whatever the layout (so the same numbers as gathering
+    by ``order`` first); the first two layouts need no gather."""
+    if layout is None:
+        return _segment_sums(block, repeats)
+    if isinstance(layout, str):
+        if repeats == 1:
+            return block
+        total = block[:size] + block[size : 2 * size]
+        for k in range(2, repeats):
+            total += block[k * size : (k + 1) * size]
+        return total
+    return _segment_sums(block[layout], repeats)
+
+
 def _eliminate_columns(
     packed: _Packed,
     priors: np.ndarray,
@@ -681,9 +714,11 @@ def _eliminate_columns(
     beta = spread(beta)
     present_cols = present.reshape(n, n_causes).T
     owner = packed.cause_of_entry
-    work[packed.cause_start : packed.cause_end] = (
-        spread(alpha) * absent.reshape(n, n_causes).T[owner] + beta * present_cols[owner]
-    )
+    absent_cols = absent.reshape(n, n_causes).T
+    if (absent_cols == 1).all():  # no term requires a cause present (ORDERED findings do): skip a gather
+        work[packed.cause_start : packed.cause_end] = spread(alpha) + beta * present_cols[owner]
+    else:
+        work[packed.cause_start : packed.cause_end] = spread(alpha) * absent_cols[owner] + beta * present_cols[owner]
     saved = []
     for gather, card, out_start, out_size, _, _ in packed.steps:
         expanded = work[gather]  # (operands, union entries, n)
@@ -716,17 +751,13 @@ def _eliminate_columns(
                 after = expanded[k] if after is None else after * expanded[k]
         for (start, size, order, repeats, needed), cavity in zip(operands, cavities):
             if needed:  # every entry the operand gives the union, summed back into that entry
-                grad[start : start + size] = _segment_sums(cavity[order], repeats)
+                grad[start : start + size] = _operand_sums(cavity, order, size, repeats)
 
     # sum over a cause's entries of cavity * beta; its present and activating multipliers are scalars
-    n_entries = packed.cause_end - packed.cause_start
-    scaled = np.empty((n_entries + 1, n), dtype=dtype)  # the last row stays zero: padding
-    np.multiply(grad[packed.cause_start : packed.cause_end], beta, out=scaled[:n_entries])
-    scaled[n_entries] = 0
-    padded = scaled[packed.cause_entries]  # (causes, most entries of a cause, n)
-    weighted = padded[:, 0] if padded.shape[1] == 1 else padded[:, 0] + padded[:, 1]
-    for k in range(2, padded.shape[1]):
-        weighted += padded[:, k]
+    scaled = grad[packed.cause_start : packed.cause_end] * beta
+    weighted = np.empty((n_causes, n), dtype=dtype)
+    for size, entries, causes in packed.cause_groups:
+        weighted[causes] = _segment_sums(scaled[entries], size)
     result = np.empty((1 + 2 * n_causes, n), dtype=dtype)
     result[0] = prefix[-1]
     result[1 : 1 + n_causes] = weighted * present_cols
@@ -754,7 +785,10 @@ def _eliminate_clamped(
     clamps = 1 + n_causes
     owner = packed.cause_of_entry
     n_entries = packed.cause_end - packed.cause_start
-    g = alpha * absent[0].T[owner] + beta * present[0].T[owner]  # (cause entries, terms)
+    if (absent == 1).all():  # as in _eliminate_columns (alpha * 1 is alpha)
+        g = alpha + beta * present[0].T[owner]  # (cause entries, terms)
+    else:
+        g = alpha * absent[0].T[owner] + beta * present[0].T[owner]
     work = np.empty((packed.width, n_terms, clamps), dtype=dtype)
     work[: packed.cause_start] = priors[:, :, None]
     work[packed.cause_start : packed.cause_end] = g[:, :, None]
@@ -785,8 +819,9 @@ class _Packed:
     operand ``(start, size, union entries grouped by its entry, group length, whether its cavity is
     needed)``, and whether the output's cavity is needed: only causes' are)``. ``final``: rows of the
     factors left at the end (one entry each); ``cause_of_entry``: the cause each cause-factor row
-    belongs to; ``cause_entries``: each cause's rows, counted from ``cause_start`` and padded (see
-    :func:`_padded_entries`).
+    belongs to; ``cause_groups``: per number of entries ``m``, the causes whose factors have ``m``
+    entries and those entries' rows, cause by cause, counted from ``cause_start`` (see
+    :func:`_cause_groups`).
 
     Every sum over rows adds whole rows in a fixed order (:func:`_segment_sums`), never through
     ``ndarray.sum`` or ``np.add.reduceat``: those switch to pairwise summation when the summed axis is
@@ -797,7 +832,7 @@ class _Packed:
     cause_start: int
     cause_end: int
     cause_of_entry: np.ndarray
-    cause_entries: np.ndarray
+    cause_groups: tuple[tuple[int, np.ndarray, np.ndarray], ...]
     steps: tuple
     final: np.ndarray
 
@@ -850,12 +885,17 @@ def _plan(scopes: tuple[tuple[int, ...], ...], cards: tuple[int, ...], n_priors:
     return _Plan(steps=tuple(steps), final=tuple(alive), packed=_pack(scopes, cards, n_priors, steps, alive))
 
 
-def _padded_entries(sizes: list[int]) -> np.ndarray:
-    """``(len(sizes), max(sizes))``: the rows of each block of ``sizes`` consecutive rows, padded with
-    the row after the last (which the caller keeps zero)."""
+def _cause_groups(sizes: list[int]) -> tuple[tuple[int, np.ndarray, np.ndarray], ...]:
+    """The causes' factors (``sizes`` consecutive rows each) grouped by size: ``(size, rows of the
+    group's causes in cause order, those causes)``, so that each cause's rows sum in order with one
+    gather and one :func:`_segment_sums` per size."""
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.intp)
-    columns = np.arange(max(sizes))
-    return np.where(columns[None, :] < np.array(sizes)[:, None], starts[:, None] + columns[None, :], sum(sizes))
+    groups = []
+    for size in sorted(set(sizes)):
+        causes = np.flatnonzero(np.array(sizes) == size)
+        entries = (starts[causes][:, None] + np.arange(size)[None, :]).reshape(-1)
+        groups.append((size, entries, causes))
+    return tuple(groups)
 
 
 def _pack(
@@ -873,7 +913,14 @@ def _pack(
         gather = np.stack([offsets[i] + np.asarray(g, dtype=np.intp) for i, g in zip(involved, gathers)])
         union = gather.shape[1]
         operands = tuple(
-            (int(offsets[i]), sizes[i], order, union // sizes[i], needed[i]) for i, order in zip(involved, groupings)
+            (
+                int(offsets[i]),
+                sizes[i],
+                _operand_layout(order, sizes[i], union // sizes[i]),
+                union // sizes[i],
+                needed[i],
+            )
+            for i, order in zip(involved, groupings)
         )
         out = n_initial + s
         needed.append(any(needed[i] for i in involved))
@@ -883,7 +930,7 @@ def _pack(
         cause_start=int(offsets[n_priors]),
         cause_end=int(offsets[n_initial]),
         cause_of_entry=np.repeat(np.arange(len(cause_sizes)), cause_sizes),
-        cause_entries=_padded_entries(cause_sizes),
+        cause_groups=_cause_groups(cause_sizes),
         steps=tuple(packed_steps),
         final=offsets[final],
     )
