@@ -1270,7 +1270,7 @@ def _finish(
     elif with_prior:  # given the context and risk factors only: one term per row
         context = Codes(codes.upper, np.full_like(codes.findings, -1), np.full_like(codes.side, ANYTHING), codes.shared)
         groups, _, term_key = _plan_groups(compiled, context)
-        for g in np.unique(groups):
+        for g in np.unique(groups) if len(groups) > 1 else groups:
             rows = np.flatnonzero(groups == g)
             total, _, _ = _sums(model, compiled, context, rows, np.float64, term_key[rows])
             prior[rows] = np.clip(total[:, 1 : 1 + n_causes] / total[:, :1], 0.0, 1.0)
