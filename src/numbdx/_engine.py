@@ -816,8 +816,9 @@ class _Packed:
     """A plan laid out on one workspace of ``width`` rows: initial factors first (priors, then causes
     from ``cause_start`` to ``cause_end``), then each step's output. Per step: ``(gather (operands,
     union entries)`` of workspace rows, card of the summed variable, output start, output size, per
-    operand ``(start, size, union entries grouped by its entry, group length, whether its cavity is
-    needed)``, and whether the output's cavity is needed: only causes' are)``. ``final``: rows of the
+    operand ``(start, size, layout of its entries in the union (see :func:`_operand_layout`), group
+    length, whether its cavity is needed)``, and whether the output's cavity is needed: only causes'
+    are)``. ``final``: rows of the
     factors left at the end (one entry each); ``cause_of_entry``: the cause each cause-factor row
     belongs to; ``cause_groups``: per number of entries ``m``, the causes whose factors have ``m``
     entries and those entries' rows, cause by cause, counted from ``cause_start`` (see
