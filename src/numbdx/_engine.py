@@ -63,10 +63,11 @@ ORDERED_MAX_PARENTS = 6
 RARE_ON = 0.02
 CHUNK_ELEMENTS = 1_000_000  # rows x terms x widest table entry per elimination pass
 TERM_CHUNK_ELEMENTS = 65_536  # terms x widest table entry per pass when one row has many terms
-# one patient with at most this many terms is eliminated by forward passes alone (_eliminate_clamped):
-# measured on the full model, 55-117 us against 192-241 us for the reverse pass at 2-16 terms, and
-# slower from about 32 terms, where the arithmetic (1 + C forward passes per term) takes over
-CLAMPED_MAX_TERMS = 16
+# one patient is eliminated by forward passes alone (_eliminate_clamped) while terms x (1 + C) x the
+# plan's workspace rows is at most this. Measured on the full model (reverse / clamped, us): workspace
+# 119 rows, 16 terms: 197 / 149, 32 terms: 215 / 251; 210 rows, 8 terms: 324 / 203, 16 terms:
+# 339 / 372; 682 rows, 4 terms: 633 / 426, 8 terms: 647 / 2,619; 911 rows, 2 terms: 813 / 388
+CLAMPED_MAX_ENTRIES = 100_000
 COLUMN_CHUNK = 512  # (row, term) pairs per workspace pass of the numpy elimination (measured: 256-4096, 512 best)
 FACTOR_CACHE_SIZE = 4096  # single-patient contexts whose upper-layer tables are kept
 # The side finding's evidence: unknown side with leg numbness, left, right, both, no leg numbness, and
@@ -462,17 +463,21 @@ def _eliminate(
 ) -> np.ndarray:
     """``Z[r, t, j]``: the upper layer summed out for each row, term and clamp: ``j = 0`` none,
     ``j = 1 + c`` cause ``c`` present, ``j = 1 + C + c`` cause ``c`` producing the numbness."""
-    if len(upper) == 1:  # one patient: the tables depend on the context alone, and contexts repeat
+    # one patient, or rows of one patient's context (the triage's and the value of information's
+    # batches: the same context, other findings): the tables depend on the context alone, and contexts
+    # repeat. Frames (shared) keep to one row, so that their many contexts do not fill the cache.
+    if len(upper) == 1 or (not shared and (upper == upper[0]).all()):
         cache = model.__dict__.setdefault("_factor_cache", {})
-        key = (upper.tobytes(), np.dtype(dtype).name, shared)
+        key = (upper[0].tobytes(), np.dtype(dtype).name, shared)
         built = cache.get(key)
         if built is None:
             if len(cache) >= FACTOR_CACHE_SIZE:
                 cache.clear()
-            plan, priors, causes = _factors(model, compiled, upper, dtype, shared=shared)
+            plan, priors, causes = _factors(model, compiled, upper[:1], dtype, shared=shared)
             built = cache[key] = (plan, priors, causes, _stack_tables(priors, causes))
         plan, priors, causes, tables = built
-        if not shared and present.shape[1] <= CLAMPED_MAX_TERMS:
+        _, n_terms, n_causes = present.shape
+        if len(upper) == 1 and not shared and n_terms * (1 + n_causes) * plan.packed.width <= CLAMPED_MAX_ENTRIES:
             return _eliminate_clamped(plan.packed, *tables, absent, present, active, dtype)
     else:
         plan, priors, causes = _factors(model, compiled, upper, dtype, shared=shared)
@@ -780,7 +785,7 @@ def _eliminate_clamped(
     (``g_c -> beta_c``). ``Z`` is linear in ``g_c``, so the clamped ``Z`` is the cavity summed
     against ``beta_c`` that the reverse pass computes. It costs ``1 + C`` forward passes per term
     instead of about three, but in a tenth of the numpy calls, which is what one patient's query
-    pays for (see ``CLAMPED_MAX_TERMS``). Each column's arithmetic is fixed by the plan alone."""
+    pays for (see ``CLAMPED_MAX_ENTRIES``). Each column's arithmetic is fixed by the plan alone."""
     _, n_terms, n_causes = present.shape
     clamps = 1 + n_causes
     owner = packed.cause_of_entry
