@@ -89,3 +89,26 @@ def test_integer_row_labels_read_as_written():
 def test_unknown_column_is_an_error():
     with pytest.raises(UnknownEvidenceError, match="numb_heel"):
         numbdx.infer_frame(pd.DataFrame({"numb_heal": [True]}))
+
+
+def test_blocks_of_rows_change_no_number_and_name_the_failing_row(monkeypatch):
+    """``infer_frame`` scores a long frame a block of rows at a time (to bound its memory): the
+    numbers are bitwise those of one block, and a row the engine refuses is named by its own label."""
+    from numbdx import InferenceLimitError, _frame
+
+    many = dict.fromkeys([f.name for f in MODEL.findings if f.kind == "binary" and not f.gated][:20], True)
+    rows = [
+        {"age": 40, "numb_toes": True},
+        {"sex": "female", "numb_heel": True, "swelling": False},
+        {"age": 70, "smoking": True, "pain_worse_walking": True},
+        {"age": 50, **many},  # 20 positive findings: past what method="exact" answers
+        {"diabetes": True, "burning": True, "tingling": True},
+    ]
+    frame = pd.DataFrame(rows, index=[f"p{i}" for i in range(len(rows))])
+    whole = numbdx.infer_frame(frame, method="exact", errors="nan")
+    monkeypatch.setattr(_frame, "FRAME_BLOCK_ROWS", 2)
+    blocked = numbdx.infer_frame(frame, method="exact", errors="nan")
+    np.testing.assert_array_equal(blocked.to_numpy(), whole.to_numpy())
+    assert blocked.loc["p3"].isna().all() and blocked.drop(index="p3").notna().all().all()
+    with pytest.raises(InferenceLimitError, match=r"^row 'p3': "):
+        numbdx.infer_frame(frame, method="exact")
