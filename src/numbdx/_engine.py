@@ -697,6 +697,19 @@ def _operand_sums(block: np.ndarray, layout: np.ndarray | str | None, size: int,
     return _segment_sums(block[layout], repeats)
 
 
+def _forward(packed: _Packed, work: np.ndarray) -> list[np.ndarray]:
+    """Run the plan's steps on ``work`` (its initial factors filled in), each output written to its
+    rows: per step one gather, one product over the operands and one sum. Returns each step's
+    gathered operands ``(operands, union entries, columns)``, which the reverse pass reuses."""
+    saved = []
+    for gather, card, out_start, out_size, _, _ in packed.steps:
+        expanded = work[gather]
+        product = expanded[0] if len(gather) == 1 else np.multiply.reduce(expanded, axis=0)
+        work[out_start : out_start + out_size] = _segment_sums(product, card)
+        saved.append(expanded)
+    return saved
+
+
 def _eliminate_columns(
     packed: _Packed,
     priors: np.ndarray,
@@ -724,12 +737,7 @@ def _eliminate_columns(
         work[packed.cause_start : packed.cause_end] = spread(alpha) + beta * present_cols[owner]
     else:
         work[packed.cause_start : packed.cause_end] = spread(alpha) * absent_cols[owner] + beta * present_cols[owner]
-    saved = []
-    for gather, card, out_start, out_size, _, _ in packed.steps:
-        expanded = work[gather]  # (operands, union entries, n)
-        product = expanded[0] if len(gather) == 1 else np.multiply.reduce(expanded, axis=0)
-        work[out_start : out_start + out_size] = _segment_sums(product, card)
-        saved.append(expanded)
+    saved = _forward(packed, work)
 
     # the factors left at the end multiply into Z; each one's cavity is the product of the others
     # (prefix times suffix), and the cavities flow back through the steps
@@ -800,10 +808,7 @@ def _eliminate_clamped(
     # clamp column 1 + c: every entry of cause c's factor is its present part
     work[packed.cause_start + np.arange(n_entries), :, 1 + owner] = beta
     work = work.reshape(packed.width, n_terms * clamps)
-    for gather, card, out_start, out_size, _, _ in packed.steps:
-        expanded = work[gather]
-        product = expanded[0] if len(gather) == 1 else np.multiply.reduce(expanded, axis=0)
-        work[out_start : out_start + out_size] = _segment_sums(product, card)
+    _forward(packed, work)
     last = work[packed.final]
     z = last[0].copy()
     for k in range(1, len(last)):  # in order, as the reverse pass's running product
