@@ -62,6 +62,9 @@ def _booleans(column: pd.Series, name: str, rows: _Rows) -> np.ndarray:
         out[~missing] = column[~missing].to_numpy().astype(np.int64)
         return out
     values = column.to_numpy(dtype=object)
+    if pd.api.types.infer_dtype(values, skipna=True) == "boolean":  # every known value a bool: no check per value
+        out[~missing] = values[~missing].astype(bool)
+        return out
     valid = np.array([isinstance(v, bool | np.bool_) for v in values], dtype=bool) | missing
     rows.fail(~valid, InvalidEvidenceValueError, f"evidence {name!r} expects True or False")
     ok = valid & ~missing
@@ -71,11 +74,18 @@ def _booleans(column: pd.Series, name: str, rows: _Rows) -> np.ndarray:
 
 def _states(column: pd.Series, name: str, states: tuple[str, ...], rows: _Rows) -> np.ndarray:
     """-1 missing, else the index of the state; anything else is an error for that row."""
+    import pandas as pd
+
     missing = column.isna().to_numpy()
     values = column.to_numpy(dtype=object)
     out = np.full(len(column), -1, dtype=np.int64)
-    for k, state in enumerate(states):
-        out[np.array([isinstance(v, str) and v == state for v in values], dtype=bool)] = k
+    if pd.api.types.infer_dtype(values, skipna=True) == "string":  # every known value a str
+        known = np.flatnonzero(~missing)
+        for k, state in enumerate(states):
+            out[known[values[known] == state]] = k
+    else:
+        for k, state in enumerate(states):
+            out[np.array([isinstance(v, str) and v == state for v in values], dtype=bool)] = k
     rows.fail((out < 0) & ~missing, InvalidEvidenceValueError, f"evidence {name!r} expects one of {states}")
     return out
 
