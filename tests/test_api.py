@@ -187,3 +187,13 @@ def test_readme_documents_every_evidence_name(model):
     readme = (REPO / "README.md").read_text()
     missing = [name for name in model.evidence_names() if f"`{name}`" not in readme]
     assert not missing, f"README vocabulary is out of date: {missing}"
+
+
+def test_with_decisions_gives_a_new_differential_with_its_own_evidence():
+    d = numbdx.infer({"age": 50, "numb_toes": True})
+    attached = d.with_decisions(None, ())
+    assert attached is not d and attached.triage is None and d.triage is not None
+    assert [c.name for c in attached] == [c.name for c in d] and attached.posteriors() == d.posteriors()
+    attached.evidence["numb_heel"] = True
+    attached.model_identity["priors_sha256"] = "changed"
+    assert "numb_heel" not in d.evidence and d.model_identity["priors_sha256"] != "changed"

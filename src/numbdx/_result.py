@@ -112,8 +112,9 @@ class Differential:
         self._by_name = {c.name: c for c in self.causes}
 
     def with_decisions(self, triage: Triage | None, specialists: Sequence[SpecialistAdvice]) -> Differential:
-        """This differential with its triage and specialists attached (the rest shared, not re-sorted)."""
+        """This differential with its triage and specialists attached (the causes not re-sorted)."""
         attached = copy.copy(self)
+        attached.evidence, attached.model_identity = dict(self.evidence), dict(self.model_identity)
         attached.triage = triage
         attached.specialists = tuple(specialists)
         return attached
