@@ -156,6 +156,28 @@ def test_next_questions_agree_with_one_engine_call_per_answer(ev):
         assert [a.probability for a in q.answers] == pytest.approx(probabilities, abs=1e-9), q.name
 
 
+@pytest.mark.parametrize(
+    "ev",
+    [
+        {"age": 58, "sex": "female", "diabetes": True, "numb_toes": True, "tingling": True, "burning": False},
+        {"sex": "male", "smoking": True, "pain_worse_walking": True, "coldness": True, "numbness_side": "left"},
+    ],
+    ids=["diabetic", "smoker"],
+)
+def test_answers_scored_with_risk_factors_selected_agree_with_one_engine_call_per_answer(ev, monkeypatch):
+    """From SELECTED_FROM_TERMS terms the answers are scored with the observed risk factors selected
+    (each risk-factor question an elimination of its own): forced here, they must still agree."""
+    from numbdx import _voi
+
+    monkeypatch.setattr(_voi, "SELECTED_FROM_TERMS", 0)
+    result = next_questions(ev, n=200, include_tests=True)
+    assert not result.skipped and any(q.name == "overweight" for q in result.questions)
+    for q in result.questions:
+        expected, probabilities = _reference(MODEL, ev, q.name, "entropy", _engine_row)
+        assert q.value == pytest.approx(expected, abs=1e-9), q.name
+        assert [a.probability for a in q.answers] == pytest.approx(probabilities, abs=1e-9), q.name
+
+
 # --- properties -------------------------------------------------------------------------------------
 
 

@@ -38,7 +38,10 @@ How it is computed (exactly)
     fast if it is impossible, and whose number of terms, what each row costs, must not exceed
     :data:`MAX_TERMS`). Rows that share an elimination plan (the engine groups rows by the context
     they observe and their number of terms) are scored together, vectorised; the rows are chosen so
-    that few plans are needed, all exactly:
+    that few plans are needed, all exactly. Below :data:`SELECTED_FROM_TERMS` terms per row, risk
+    factors enter the engine as indicators, so a risk-factor answer shares the others' elimination;
+    from it, where arithmetic outweighs the number of eliminations, they are selected (smaller
+    tables), and each risk-factor answer has an elimination of its own:
 
     * a binary or categorical finding is scored through its negative answer, which has the shape of
       the base evidence (one elimination for all of them); its positive answer is the base minus the
@@ -53,9 +56,8 @@ How it is computed (exactly)
       numbness: "both" is the base minus "left" and "right", with the same guard; when the model numbs
       the left leg as often as the right for every cause (the shipped one does) and nothing else in
       the evidence is lateral, "left" and "right" are the same row.
-    * a risk factor is scored through its "present" answer (the rarer one, usually), in the base's
-      elimination (the engine reads risk factors per row); "absent" is the base minus "present", with
-      the same guard.
+    * a risk factor is scored through its "present" answer (the rarer one, usually); "absent" is the
+      base minus "present", with the same guard.
     * unobserved context (age, sex) is scored in a *block*: each row observes both (every combination
       of their states, at most :data:`MAX_BLOCK_ROWS` rows), so the block is one elimination where age
       and sex apart would be two, and a variable's answer is the sum of the block's rows, a sum of
@@ -117,8 +119,13 @@ _SIDE_CODES = (1, 2, 3)  # rows of numbdx._engine.SIDE_CODES: left, right, both
 # infer_codes grew a method= argument (importance sampling past the exact limit); VOI needs exact
 # answers (its subtractions and bounds assume them), so ask for them wherever the argument exists.
 # exact inference; a float64 answer is accepted at a rounding bound of 1e-7 (each value carries its bound)
-# (risk-factor answers share one elimination with shared_plans)
-_EXACT: dict[str, Any] = {"method": "exact", "target_error": 1e-7, "shared_plans": True}
+_EXACT: dict[str, Any] = {"method": "exact", "target_error": 1e-7}
+# From this many terms per row, the answers are scored with the observed risk factors selected rather
+# than entered as indicators: the arithmetic then dominates, and selected tables are smaller (six
+# positives, 128 terms: 58 against 87 ms), though each risk-factor question then needs an elimination
+# of its own. Below it, indicators let the risk-factor answers share the others' eliminations, which
+# is faster (three positives, 16 terms: 22.6 against 25.1 ms).
+SELECTED_FROM_TERMS = 64
 
 
 # --- results --------------------------------------------------------------------------------------
@@ -548,8 +555,8 @@ class _Scored:
     terms: np.ndarray  # (R,) exact-inference terms of each row
 
     @classmethod
-    def score(cls, model: Model, codes: Codes) -> _Scored:
-        answer = infer_codes(model, codes, with_prior=False, **_EXACT)
+    def score(cls, model: Model, codes: Codes, shared: bool = True) -> _Scored:
+        answer = infer_codes(model, codes, with_prior=False, **_EXACT, shared_plans=shared)
         q = np.concatenate([answer.posterior, answer.explains], axis=1)
         p = np.asarray(answer.evidence_probability, dtype=np.float64).copy()
         beta = np.asarray(answer.error_bound, dtype=np.float64).copy()
@@ -692,8 +699,9 @@ def _evaluate(model: Model, ev: Evidence, variables: Sequence[_Variable]) -> tup
     recipes = [recipe for answers in per_variable for recipe in answers]
     owner = np.repeat(np.arange(len(variables)), [len(answers) for answers in per_variable])
     answer_index = np.concatenate([np.arange(len(answers)) for answers in per_variable] or [np.zeros(0, int)])
+    shared = scored.terms[0] < SELECTED_FROM_TERMS
     if len(rows) > 1:
-        scored.extend(_Scored.score(model, rows.codes(1)))
+        scored.extend(_Scored.score(model, rows.codes(1), shared))
     p, q, error, p_error, ok = _combine(scored, recipes)
 
     # Second pass: answers that could not be derived within ANSWER_ERROR, scored directly.
@@ -701,7 +709,7 @@ def _evaluate(model: Model, ev: Evidence, variables: Sequence[_Variable]) -> tup
     if len(retry):
         start = len(rows)
         direct = [_direct(rows, variables[owner[a]], int(answer_index[a])) for a in retry]
-        scored.extend(_Scored.score(model, rows.codes(start)))
+        scored.extend(_Scored.score(model, rows.codes(start), shared))
         dp, dq, derror, dp_error, dok = _combine(scored, [((r, 1.0),) for r in direct])
         better = dok & ((derror <= error[retry]) | ~ok[retry])
         take = retry[better]
