@@ -18,10 +18,11 @@ same variables and have evidence of the same shape share one elimination, each s
 observed states (``infer`` is a batch of one; ``infer_frame`` batches rows). The numpy path keeps
 every table in one workspace whose columns are the (row, term) pairs (``_Packed``), and every
 reduction adds in an order fixed by the plan alone, so a row's numbers do not depend on the other rows
-in its batch. The one exception is a single patient with few terms, as ``infer`` asks: it is
-eliminated by forward passes alone, each cause clamped present in turn (``_eliminate_clamped``), which
-needs a tenth of the numpy calls; the numbers are the same to rounding. Frames (shared plans) never
-take it, so their rows stay bitwise independent of their batch.
+in its batch. The one exception is a single patient whose elimination is small (``infer``'s usual
+query; see ``CLAMPED_MAX_ENTRIES``): it is eliminated by forward passes alone, each cause clamped
+present in turn (``_eliminate_clamped``), which needs a tenth of the numpy calls; the numbers are the
+same to rounding. Frames (shared plans) never take it, so their rows stay bitwise independent of their
+batch.
 
 ``P(cause_j present, evidence)`` is ``Z`` with ``g_j`` replaced by its present part: one backward pass
 through the recorded elimination steps gives every cause factor's cavity ``dZ/dg_j`` at about three
@@ -697,6 +698,19 @@ def _operand_sums(block: np.ndarray, layout: np.ndarray | str | None, size: int,
     return _segment_sums(block[layout], repeats)
 
 
+def _cause_entries(
+    packed: _Packed, alpha: np.ndarray, beta: np.ndarray, absent: np.ndarray, present: np.ndarray
+) -> np.ndarray:
+    """Every cause factor's entries ``g = alpha * absent + beta * present`` over the columns:
+    ``alpha``, ``beta`` ``(entries, 1|columns)``, the multipliers ``absent``, ``present`` ``(C, columns)``.
+    When every absent multiplier is 1 (only ORDERED findings require a cause present) its gather is
+    skipped: ``alpha * 1`` is ``alpha``, so the numbers are the same."""
+    owner = packed.cause_of_entry
+    if (absent == 1).all():
+        return alpha + beta * present[owner]
+    return alpha * absent[owner] + beta * present[owner]
+
+
 def _forward(packed: _Packed, work: np.ndarray) -> list[np.ndarray]:
     """Run the plan's steps on ``work`` (its initial factors filled in), each output written to its
     rows: per step one gather, one product over the operands and one sum. Returns each step's
@@ -731,12 +745,9 @@ def _eliminate_columns(
     work[: packed.cause_start] = spread(priors)
     beta = spread(beta)
     present_cols = present.reshape(n, n_causes).T
-    owner = packed.cause_of_entry
-    absent_cols = absent.reshape(n, n_causes).T
-    if (absent_cols == 1).all():  # no term requires a cause present (ORDERED findings do): skip a gather
-        work[packed.cause_start : packed.cause_end] = spread(alpha) + beta * present_cols[owner]
-    else:
-        work[packed.cause_start : packed.cause_end] = spread(alpha) * absent_cols[owner] + beta * present_cols[owner]
+    work[packed.cause_start : packed.cause_end] = _cause_entries(
+        packed, spread(alpha), beta, absent.reshape(n, n_causes).T, present_cols
+    )
     saved = _forward(packed, work)
 
     # the factors left at the end multiply into Z; each one's cavity is the product of the others
@@ -788,7 +799,7 @@ def _eliminate_clamped(
     active: np.ndarray,
     dtype: type,
 ) -> np.ndarray:
-    """What :func:`_eliminate_columns` returns, for one row with few terms, by forward passes alone:
+    """What :func:`_eliminate_columns` returns, for one row with a small elimination, by forward passes:
     per term, ``Z`` once as it is and once with each cause's factor clamped to its present part
     (``g_c -> beta_c``). ``Z`` is linear in ``g_c``, so the clamped ``Z`` is the cavity summed
     against ``beta_c`` that the reverse pass computes. It costs ``1 + C`` forward passes per term
@@ -798,10 +809,7 @@ def _eliminate_clamped(
     clamps = 1 + n_causes
     owner = packed.cause_of_entry
     n_entries = packed.cause_end - packed.cause_start
-    if (absent == 1).all():  # as in _eliminate_columns (alpha * 1 is alpha)
-        g = alpha + beta * present[0].T[owner]  # (cause entries, terms)
-    else:
-        g = alpha * absent[0].T[owner] + beta * present[0].T[owner]
+    g = _cause_entries(packed, alpha, beta, absent[0].T, present[0].T)  # (cause entries, terms)
     work = np.empty((packed.width, n_terms, clamps), dtype=dtype)
     work[: packed.cause_start] = priors[:, :, None]
     work[packed.cause_start : packed.cause_end] = g[:, :, None]
@@ -828,11 +836,10 @@ class _Packed:
     union entries)`` of workspace rows, card of the summed variable, output start, output size, per
     operand ``(start, size, layout of its entries in the union (see :func:`_operand_layout`), group
     length, whether its cavity is needed)``, and whether the output's cavity is needed: only causes'
-    are)``. ``final``: rows of the
-    factors left at the end (one entry each); ``cause_of_entry``: the cause each cause-factor row
-    belongs to; ``cause_groups``: per number of entries ``m``, the causes whose factors have ``m``
-    entries and those entries' rows, cause by cause, counted from ``cause_start`` (see
-    :func:`_cause_groups`).
+    are)``. ``final``: rows of the factors left at the end (one entry each); ``cause_of_entry``: the
+    cause each cause-factor row belongs to; ``cause_groups``: per number of entries ``m``, the causes
+    whose factors have ``m`` entries and those entries' rows, cause by cause, counted from
+    ``cause_start`` (see :func:`_cause_groups`).
 
     Every sum over rows adds whole rows in a fixed order (:func:`_segment_sums`), never through
     ``ndarray.sum`` or ``np.add.reduceat``: those switch to pairwise summation when the summed axis is
@@ -950,6 +957,13 @@ def _pack(
 # --- driver -----------------------------------------------------------------------------------------
 
 
+def row_terms(compiled: _Compiled, findings: np.ndarray, side: int) -> float:
+    """The number of terms one row's evidence expands into (``findings (F,)`` codes, ``side`` its side
+    code): the side's terms times each observed finding's width. A float, as it can overflow an int."""
+    (columns,) = np.nonzero(findings >= 0)
+    return len(compiled.side_terms[side]) * float(np.prod(compiled.width[columns, findings[columns]], dtype=np.float64))
+
+
 def _term_keys(compiled: _Compiled, codes: Codes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Rows with the same term key have the same term structure: side code and the number of positives
     of each width among gated and other findings. Returns each row's term key, each row's number of
@@ -987,12 +1001,8 @@ def _plan_groups(compiled: _Compiled, codes: Codes) -> tuple[np.ndarray, np.ndar
     structures may differ within a group).
     Returns each row's group, each row's number of terms and each row's term key (for ``_sums``)."""
     if len(codes) == 1:  # one patient: one group, one key
-        findings = codes.findings[0]
-        (columns,) = np.nonzero(findings >= 0)
-        widths = compiled.width[columns, findings[columns]]
-        n_terms = len(compiled.side_terms[codes.side[0]]) * float(np.prod(widths, dtype=np.float64))
         zero = np.zeros(1, dtype=np.int64)
-        return zero, np.array([n_terms]), zero
+        return zero, np.array([row_terms(compiled, codes.findings[0], int(codes.side[0]))]), zero
     term_key, n_terms, _ = _term_keys(compiled, codes)
     observed = codes.upper[:, list(CONTEXT)] if codes.shared else codes.upper
     context = (observed >= 0).astype(np.float64)
@@ -1101,11 +1111,8 @@ def _reexpand(compiled: _Compiled, codes: Codes, rows: np.ndarray) -> Codes:
     """The rows' positive findings re-coded as ORDERED (no cancellation), rarest first, while the
     number of terms stays within a quarter of MAX_TERMS."""
     findings = codes.findings[rows].copy()
-    columns = np.arange(findings.shape[1])
     for k in range(len(rows)):
-        observed = findings[k] >= 0
-        widths = compiled.width[columns[observed], findings[k, observed]]
-        n_terms = len(compiled.side_terms[codes.side[rows[k]]]) * float(np.prod(widths.astype(np.float64)))
+        n_terms = row_terms(compiled, findings[k], int(codes.side[rows[k]]))
         for f in sorted(np.flatnonzero(findings[k] == 1), key=lambda f: compiled.p_on[f]):
             before, after = compiled.width[f, 1], compiled.width[f, ORDERED]
             if after > before and n_terms / before * after <= MAX_TERMS // 4:

@@ -17,7 +17,6 @@ cause rank first, found on a grid and refined by bisection.
 from __future__ import annotations
 
 import html
-import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -201,14 +200,14 @@ def _score(model: Model, codes: eng.Codes, theta: np.ndarray, params: _Parameter
     n_causes = len(model.causes)
     findings, side = codes.findings[0], int(codes.side[0])
     observed = [(int(f), int(findings[f])) for f in np.flatnonzero(findings >= 0)]
-    n_terms = len(compiled.side_terms[side]) * math.prod(int(compiled.width[f, c]) for f, c in observed)
+    n_terms = eng.row_terms(compiled, findings, side)
     if n_terms > MAX_TERMS:
         raise InferenceLimitError(
-            f"this evidence needs {n_terms} exact terms per parameter set (more than {MAX_TERMS}); "
+            f"this evidence needs {n_terms:.0f} exact terms per parameter set (more than {MAX_TERMS}); "
             "parameter uncertainty is computed for evidence with fewer positive findings"
         )
     out = np.empty((len(theta), 2 * n_causes))
-    step = max(1, CHUNK_ELEMENTS // max(1, n_terms * compiled.widest))
+    step = max(1, CHUNK_ELEMENTS // max(1, int(n_terms) * compiled.widest))
     for start in range(0, len(theta), step):
         tables = params.tables(theta[start : start + step])
         n = len(tables.leak)
