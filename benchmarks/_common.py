@@ -7,6 +7,7 @@ with like. Nothing here asserts a target; the scripts print figures.
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import importlib.metadata
 import importlib.util
@@ -287,10 +288,16 @@ def method_floor_seconds(model: Any, evidence: Mapping[str, Any], terms: int) ->
         plan, _, causes = _engine._factors(model, compiled, codes.upper, np.float64)
     except (AttributeError, TypeError, ValueError):
         return None
-    per_term = sum(2 * alpha.shape[-1] for _, alpha, _ in causes)
-    per_term += sum(len(gathers[0]) * len(involved) for involved, gathers, _, _ in plan.steps)
     widest = max((len(gathers[0]) for _, gathers, _, _ in plan.steps), default=1)
-    return terms * per_term / madd_rate(terms * widest)
+    return terms * forward_madds_per_term(plan, causes) / madd_rate(terms * widest)
+
+
+def forward_madds_per_term(plan: Any, causes: Sequence[Any]) -> int:
+    """One term's forward elimination of the risk-factor layer, in multiply-adds, for the engine's
+    ``plan`` and cause factors (``_engine._factors``): 2 per entry of each cause's factor, and per step
+    one per operand and entry of its union table (see :func:`method_floor_seconds`)."""
+    per_term = sum(2 * alpha.shape[-1] for _, alpha, _ in causes)
+    return per_term + sum(len(gathers[0]) * len(involved) for involved, gathers, _, _ in plan.steps)
 
 
 # --- timing ----------------------------------------------------------------------------------------
@@ -467,6 +474,22 @@ def machine_info() -> dict[str, str]:
         "threads": f"BLAS/OpenMP pools {os.environ.get('OPENBLAS_NUM_THREADS')}; "
         f"CPU affinity {sorted(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else 'n/a'}",
     }
+
+
+def arguments(doc: str, quick_help: str) -> argparse.ArgumentParser:
+    """A script's argument parser (its docstring's first line as description) with the options
+    every script takes: ``--quick`` (``quick_help`` says what it reduces) and ``--all-cores``."""
+    p = argparse.ArgumentParser(description=doc.split("\n")[0])
+    p.add_argument("--quick", action="store_true", help=quick_help)
+    p.add_argument("--all-cores", action="store_true", help="do not pin to one core")
+    return p
+
+
+def start(title: str, args: Any) -> None:
+    """Pin to one core (unless ``--all-cores``) and print the header: what every script does first."""
+    if not args.all_cores:
+        pin_to_one_core()
+    print_header(title, args)
 
 
 def pin_to_one_core() -> None:

@@ -20,7 +20,6 @@ Target: at least 20,000 rows/s on one core.
 
 from __future__ import annotations
 
-import argparse
 import math
 import statistics
 import time
@@ -101,24 +100,19 @@ def method_ceiling(model: numbdx.Model, frame: pd.DataFrame) -> tuple[float, flo
     terms = float(answer.terms.sum()) + len(frame)
     known = np.flatnonzero((codes.upper[:, 0] >= 0) & (codes.upper[:, 1] >= 0))[:1]
     plan, _, causes = _engine._factors(model, _engine._compile(model), codes.upper[known], np.float64, shared=True)
-    per_term = sum(2 * alpha.shape[-1] for _, alpha, _ in causes)
-    per_term += sum(len(gathers[0]) * len(involved) for involved, gathers, _, _ in plan.steps)
+    per_term = _common.forward_madds_per_term(plan, causes)
     seconds = terms * per_term / _common.madd_rate(1 << 21)
     return terms, per_term, len(frame) / seconds
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--quick", action="store_true", help="1,000 rows, fewer repeats, explains compared only")
+    p = _common.arguments(__doc__, "1,000 rows, fewer repeats, explains compared only")
     p.add_argument("--rows", type=int, default=None, help="rows in the cohort (10,000; --quick 1,000)")
     p.add_argument("--seed", type=int, default=20240601, help="seed of the cohort")
-    p.add_argument("--all-cores", action="store_true", help="do not pin to one core")
     args = p.parse_args(argv)
     args.rows = args.rows or (1_000 if args.quick else 10_000)
     batch_repeats, single_repeats = (2, 1) if args.quick else (3, 2)
-    if not args.all_cores:
-        _common.pin_to_one_core()
-    _common.print_header("Batch: infer_frame against row-by-row infer", args)
+    _common.start("Batch: infer_frame against row-by-row infer", args)
     start = time.perf_counter()
     model = numbdx.load_model()
     frame = cohort(args.rows, seed=args.seed, model=model)

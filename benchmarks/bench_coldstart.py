@@ -15,7 +15,6 @@ the first answer in under half of ``import pgmpy`` alone.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import statistics
@@ -70,15 +69,11 @@ def heavy_imports(cwd: str) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--quick", action="store_true", help="5 runs per command instead of 10")
+    p = _common.arguments(__doc__, "5 runs per command instead of 10")
     p.add_argument("--runs", type=int, default=None, help="fresh processes per command (10; --quick 5)")
-    p.add_argument("--all-cores", action="store_true", help="do not pin to one core")
     args = p.parse_args(argv)
     args.runs = args.runs or (5 if args.quick else 10)
-    if not args.all_cores:
-        _common.pin_to_one_core()
-    _common.print_header("Cold start: fresh processes", args)
+    _common.start("Cold start: fresh processes", args)
     start = time.perf_counter()
     times: dict[str, list[float]] = {name: [] for name in COMMANDS}
     with tempfile.TemporaryDirectory() as scratch:

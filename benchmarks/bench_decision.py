@@ -18,7 +18,6 @@ over the measured runs after one warm-up; ratios divide medians taken in the sam
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from typing import Any
@@ -66,16 +65,12 @@ def naive_values(model: numbdx.Model, evidence: dict[str, Any], questions: list[
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--quick", action="store_true", help="fewer repeats; the naive loop timed once")
+    p = _common.arguments(__doc__, "fewer repeats; the naive loop timed once")
     p.add_argument("--repeats", type=int, default=None, help="measured runs of the batched calls (30; --quick 10)")
-    p.add_argument("--all-cores", action="store_true", help="do not pin to one core")
     args = p.parse_args(argv)
     args.repeats = args.repeats or (10 if args.quick else 30)
     naive_repeats = 1 if args.quick else 3
-    if not args.all_cores:
-        _common.pin_to_one_core()
-    _common.print_header("Decision layer: next_questions and recommend_tests against a naive loop", args)
+    _common.start("Decision layer: next_questions and recommend_tests against a naive loop", args)
     start = time.perf_counter()
     model = numbdx.load_model()
 

@@ -351,9 +351,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    if not args.all_cores:
-        _common.pin_to_one_core()
-    _common.print_header("Engines: numbdx, pgmpy VE, pyAgrum LazyPropagation, arithmetic floor", args)
+    _common.start("Engines: numbdx, pgmpy VE, pyAgrum LazyPropagation, arithmetic floor", args)
     start = time.perf_counter()
     full = numbdx.load_model()
     numbdx.infer({}, model=full)  # load and compile outside the timings

@@ -23,7 +23,6 @@ to 20 positive findings in under 0.2 s" can be judged from figures.
 
 from __future__ import annotations
 
-import argparse
 import math
 import sys
 import time
@@ -127,13 +126,9 @@ def _joint(model: numbdx.Model, ks: list[int], random_sets: int) -> list[list[st
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--quick", action="store_true", help="k up to 14 for the cancellation table; 2 random sets")
-    p.add_argument("--all-cores", action="store_true", help="do not pin to one core")
+    p = _common.arguments(__doc__, "k up to 14 for the cancellation table; 2 random sets")
     args = p.parse_args(argv)
-    if not args.all_cores:
-        _common.pin_to_one_core()
-    _common.print_header("Exact formulations: cancellation and elimination size, full model", args)
+    _common.start("Exact formulations: cancellation and elimination size, full model", args)
     model = numbdx.load_model()
 
     ks = [3, 6, 8, 10, 12, 14] if args.quick else [3, 6, 8, 10, 12, 14, 16]

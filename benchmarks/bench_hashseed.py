@@ -12,7 +12,6 @@ Read it next to ``bench_engines.py``, whose workers run under random seeds.
 
 from __future__ import annotations
 
-import argparse
 import time
 
 import _common
@@ -23,17 +22,13 @@ import numbdx
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--quick", action="store_true", help="seeds 1 and 2 only")
+    p = _common.arguments(__doc__, "seeds 1 and 2 only")
     p.add_argument("--seeds", default=None, help="PYTHONHASHSEED values (0,1,2,3; --quick 1,2)")
     p.add_argument("--timeout", type=float, default=20.0, help="seconds one answer may take (20)")
     p.add_argument("--mem-limit-gb", type=float, default=4.0, help="address-space bound of a worker (4)")
-    p.add_argument("--all-cores", action="store_true", help="do not pin to one core")
     args = p.parse_args(argv)
     args.seeds = [int(s) for s in (args.seeds or ("1,2" if args.quick else "0,1,2,3")).split(",") if s]
-    if not args.all_cores:
-        _common.pin_to_one_core()
-    _common.print_header("pgmpy VE and the string-hash seed", args)
+    _common.start("pgmpy VE and the string-hash seed", args)
     start = time.perf_counter()
     name, evidence = article_cases()[0]
     model = numbdx.load_model()

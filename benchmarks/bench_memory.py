@@ -108,24 +108,20 @@ def _fmt(values: list[float]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--quick", action="store_true", help="2 runs per scenario instead of 3; a 1,000-row frame")
+    p = _common.arguments(__doc__, "2 runs per scenario instead of 3; a 1,000-row frame")
     p.add_argument("--runs", type=int, default=None, help="fresh processes per scenario (3; --quick 2)")
     p.add_argument(
         "--frame-runs", type=int, default=1, help="runs of the infer_frame scenario (1: minutes under tracemalloc)"
     )
     p.add_argument("--rows", type=int, default=None, help=f"rows of the infer_frame cohort ({ROWS:,}; --quick 1,000)")
     p.add_argument("--child", help=argparse.SUPPRESS)
-    p.add_argument("--all-cores", action="store_true", help="do not pin to one core")
     args = p.parse_args(argv)
     if args.child:
         child(args.child, args.rows or ROWS)
         return
     args.runs = args.runs or (2 if args.quick else 3)
     args.rows = args.rows or (1_000 if args.quick else ROWS)
-    if not args.all_cores:
-        _common.pin_to_one_core()
-    _common.print_header("Memory: peak RSS and tracemalloc, fresh process per scenario", args)
+    _common.start("Memory: peak RSS and tracemalloc, fresh process per scenario", args)
     start = time.perf_counter()
     here = Path(__file__).resolve()
     results: dict[str, list[dict[str, Any]]] = {name: [] for name in SCENARIOS}

@@ -11,7 +11,6 @@ the exact engine refuses is skipped, and counted.
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import time
 
@@ -23,14 +22,10 @@ import numbdx
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--quick", action="store_true", help="4 cases per k instead of 8")
+    p = _common.arguments(__doc__, "4 cases per k instead of 8")
     p.add_argument("--seed", type=int, default=7)
-    p.add_argument("--all-cores", action="store_true", help="do not pin to one core")
     args = p.parse_args(argv)
-    if not args.all_cores:
-        _common.pin_to_one_core()
-    _common.print_header("Importance sampling against exact answers", args)
+    _common.start("Importance sampling against exact answers", args)
     start = time.perf_counter()
     model = numbdx.load_model()
     rng = np.random.default_rng(args.seed)

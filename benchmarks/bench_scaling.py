@@ -19,7 +19,6 @@ every posterior is a probability, and the 1x copy gives exactly the real model's
 
 from __future__ import annotations
 
-import argparse
 import math
 import statistics
 import sys
@@ -69,23 +68,19 @@ def check_copy(real: numbdx.Model, seed: int) -> float:
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--quick", action="store_true", help="the template variant only; fewer repeats")
+    p = _common.arguments(__doc__, "the template variant only; fewer repeats")
     p.add_argument("--factors", default=",".join(map(str, FACTORS)), help="scale factors (1,2,5,10)")
     p.add_argument("--ks", default=",".join(map(str, KS)), help="numbers of positive findings (0,1,3,6,10)")
     p.add_argument("--variants", default=None, help="template,drawn (--quick: template)")
     p.add_argument("--seed", type=int, default=20240601, help="seed of the synthetic models")
     p.add_argument("--timeout", type=float, default=20.0, help="seconds one answer may take (20)")
     p.add_argument("--mem-limit-gb", type=float, default=8.0, help="address-space bound of a worker (8)")
-    p.add_argument("--all-cores", action="store_true", help="do not pin to one core")
     args = p.parse_args(argv)
     args.factors = [int(x) for x in args.factors.split(",") if x]
     args.ks = sorted(int(x) for x in args.ks.split(",") if x)
     args.variants = (args.variants or ("template" if args.quick else "template,drawn")).split(",")
     repeats, min_repeats, budget = (5, 0, 1.0) if args.quick else (20, 3, 3.0)
-    if not args.all_cores:
-        _common.pin_to_one_core()
-    _common.print_header("Scaling: numbdx on synthetic models 1x-10x the real one", args)
+    _common.start("Scaling: numbdx on synthetic models 1x-10x the real one", args)
     start = time.perf_counter()
 
     real = numbdx.load_model()

@@ -14,7 +14,6 @@ those draws is printed (it must be rounding). Target: intervals from 1,000 draws
 # ruff: noqa: B023 (each lambda is timed within its own loop iteration)
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import time
 from typing import Any
@@ -82,16 +81,12 @@ def reference(model: Model, evidence: dict, theta: np.ndarray) -> np.ndarray:
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--quick", action="store_true", help="fewer runs and reference draws")
+    p = _common.arguments(__doc__, "fewer runs and reference draws")
     p.add_argument("--draws", type=int, default=1000)
     p.add_argument("--reference-draws", type=int, default=None, help="draws timed for the reference (20; --quick 5)")
-    p.add_argument("--all-cores", action="store_true", help="do not pin to one core")
     args = p.parse_args(argv)
     args.reference_draws = args.reference_draws or (5 if args.quick else 20)
-    if not args.all_cores:
-        _common.pin_to_one_core()
-    _common.print_header("Parameter uncertainty: batched draws against a model rebuilt per draw", args)
+    _common.start("Parameter uncertainty: batched draws against a model rebuilt per draw", args)
     start = time.perf_counter()
     model = numbdx.load_model()
     params = _parameters(model)
