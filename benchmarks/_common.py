@@ -499,6 +499,17 @@ def pin_to_one_core() -> None:
         os.sched_setaffinity(0, {cpus[-1]})
 
 
+def kernel_description() -> str:
+    """Which implementation runs numbdx's column elimination in this process (``numbdx._kernel``)."""
+    from numbdx import _kernel
+
+    if _kernel.active() == "numpy":
+        return "numpy (numba not installed, or NUMBDX_KERNEL=numpy)"
+    import numba
+
+    return f"numba {numba.__version__} kernels (NUMBDX_KERNEL=numpy for numpy)"
+
+
 def print_header(title: str, args: Any) -> None:
     """Title, the machine and the options, before a script's tables."""
     print(f"## {title}\n")
@@ -508,6 +519,7 @@ def print_header(title: str, args: Any) -> None:
         f"pandas {info['pandas']}, pgmpy {info['pgmpy']}, pyAgrum {info['pyAgrum']}; numbdx {info['numbdx']} "
         f"at {info['commit']}; {info['threads']}; {info['date']}."
     )
+    print(f"Column elimination: {kernel_description()} (frames; one patient from 256 terms).")
     options = {k: v for k, v in vars(args).items() if not k.startswith("_")}
     print(f"Options: {json.dumps(options, default=str)}\n", flush=True)
 

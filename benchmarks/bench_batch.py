@@ -10,7 +10,10 @@ built before the clock starts, so only ``infer`` is timed. Times are medians [mi
 measured runs after a warm-up on the first rows. The largest absolute difference between the two
 paths is printed for ``explains`` (what the timed call returns) and, without ``--quick``,
 ``posterior`` and ``prior``. A second table times ``infer_frame`` on the first 1/8, 1/4 and 1/2
-of the rows, to show whether throughput holds as the frame grows. Last, the method's own arithmetic for
+of the rows, to show whether throughput holds as the frame grows. Where the ``numba`` extra is installed,
+``infer_frame`` runs on its compiled kernels, and the same frame is timed again on the numpy
+elimination (``numbdx._kernel.use("numpy")``, as ``NUMBDX_KERNEL=numpy``) in the same run, with the
+ratio and the largest difference between the two. Last, the method's own arithmetic for
 the cohort: the exact-inference terms numbdx reports for its rows (plus one per row for the prior), times
 the multiply-adds one term's forward elimination of the risk-factor layer needs (``_common``'s method
 floor, shared plan, context observed), at this machine's numpy multiply-add rate on large arrays: the
@@ -31,6 +34,7 @@ import pandas as pd
 from _common import fmt_ratio, fmt_seconds, fmt_times, markdown_table, timed
 
 import numbdx
+from numbdx import _kernel
 
 TARGET_ROWS_PER_S = 20_000
 QUANTITIES = ("explains", "posterior", "prior")
@@ -120,14 +124,22 @@ def main(argv: list[str] | None = None) -> None:
     n_findings = frame[[f.name for f in model.findings]].notna().sum(axis=1)
 
     warm = frame.iloc[: min(200, len(frame))]
-    numbdx.infer_frame(warm, model=model, errors="nan")
-    batch = timed(
-        lambda: numbdx.infer_frame(frame, model=model, errors="nan"),
-        repeats=batch_repeats,
-        budget=0,
-        min_repeats=batch_repeats,
-        warmup=False,
-    )
+
+    def frame_times() -> Any:
+        numbdx.infer_frame(warm, model=model, errors="nan")
+        return timed(
+            lambda: numbdx.infer_frame(frame, model=model, errors="nan"),
+            repeats=batch_repeats,
+            budget=0,
+            min_repeats=batch_repeats,
+            warmup=False,
+        )
+
+    batch = frame_times()
+    numpy_batch = None
+    if _kernel.active() == "numba":  # the same frame on the numpy elimination, for the kernel's ratio
+        with _kernel.use("numpy"):
+            numpy_batch = frame_times()
     row_by_row(model, rows[:20])
     single = timed(
         lambda: row_by_row(model, rows), repeats=single_repeats, budget=0, min_repeats=single_repeats, warmup=False
@@ -177,11 +189,23 @@ def main(argv: list[str] | None = None) -> None:
             ["`infer` row by row", fmt_times(single.times), f"{single_rate:,.0f}", "1.0x", len(single.times)],
         ],
     )
+    if numpy_batch is not None:
+        numpy_rate = n / numpy_batch.median
+        kernel_diff = float(np.nanmax(np.abs(numpy_batch.result.to_numpy() - batch.result.to_numpy()), initial=0.0))
+        same_nan = np.array_equal(numpy_batch.result.isna().to_numpy(), batch.result.isna().to_numpy())
     print(
         f"Cohort: {n:,} rows, {frame.shape[1]} columns, {statistics.mean(n_findings):.2f} findings per row on "
         f"average (0-6); rows numbdx refuses: {refused_batch} in the frame, {refused_single} row by row.\n"
     )
     print(table)
+    if numpy_batch is not None:
+        print(
+            f"\nThe same frame with the numpy elimination (`NUMBDX_KERNEL=numpy`), in the same run: "
+            f"{fmt_times(numpy_batch.times)}, {numpy_rate:,.0f} rows/s; the numba kernels are "
+            f"{fmt_ratio(batch_rate / numpy_rate)} that. Max |numba - numpy| over explains: {kernel_diff:.1e}"
+            + ("" if same_nan else " (they refuse different rows!)")
+            + "."
+        )
     print("\n`infer_frame` on the first rows of the same cohort (one run each; the last row is the table above):\n")
     print(
         markdown_table(

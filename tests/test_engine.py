@@ -219,8 +219,8 @@ def test_uncommon_positives_are_re_expanded_rather_than_refused():
 def test_elimination_numbers_do_not_depend_on_how_columns_are_chunked(evidence_rows):
     """The numpy elimination runs (row, term) columns a chunk at a time; every column's arithmetic
     must be the same whatever the chunk (one column alone included), so that a row's numbers do not
-    depend on its batch."""
-    from numbdx import _engine
+    depend on its batch. (The compiled kernel's counterpart is in test_kernel.py.)"""
+    from numbdx import _engine, _kernel
 
     model = numbdx.load_model()
     rows = []
@@ -232,12 +232,14 @@ def test_elimination_numbers_do_not_depend_on_how_columns_are_chunked(evidence_r
     if not rows:
         return
     codes = _engine.codes_from_evidence(model, rows)
-    default = _engine.infer_codes(model, codes, shared_plans=True, method="exact")
     saved = _engine.COLUMN_CHUNK
+    with _kernel.use("numpy"):
+        default = _engine.infer_codes(model, codes, shared_plans=True, method="exact")
     try:
         for chunk in (1, 3):
             _engine.COLUMN_CHUNK = chunk
-            chunked = _engine.infer_codes(model, codes, shared_plans=True, method="exact")
+            with _kernel.use("numpy"):
+                chunked = _engine.infer_codes(model, codes, shared_plans=True, method="exact")
             for name in ("posterior", "explains", "prior", "evidence_probability"):
                 np.testing.assert_array_equal(getattr(chunked, name), getattr(default, name), err_msg=name)
     finally:

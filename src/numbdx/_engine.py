@@ -42,6 +42,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from . import _kernel
 from ._evidence import Evidence
 from ._exceptions import ImpossibleEvidenceError, InferenceLimitError
 from ._model import Model
@@ -69,6 +70,11 @@ TERM_CHUNK_ELEMENTS = 65_536  # terms x widest table entry per pass when one row
 # 119 rows, 16 terms: 197 / 149, 32 terms: 215 / 251; 210 rows, 8 terms: 324 / 203, 16 terms:
 # 339 / 372; 682 rows, 4 terms: 633 / 426, 8 terms: 647 / 2,619; 911 rows, 2 terms: 813 / 388
 CLAMPED_MAX_ENTRIES = 100_000
+# the compiled kernel (numbdx._kernel) runs frames' eliminations (shared plans) and one patient's from
+# this many terms per row: below it, numpy's few milliseconds do not repay numba's import (about 0.5 s
+# with its cached kernels, once per process), which infer's usual query should not pay. The choice
+# depends on a row's own terms, never on its batch
+KERNEL_MIN_TERMS = 256
 COLUMN_CHUNK = 512  # (row, term) pairs per workspace pass of the numpy elimination (measured: 256-4096, 512 best)
 FACTOR_CACHE_SIZE = 4096  # single-patient contexts whose upper-layer tables are kept
 # The side finding's evidence: unknown side with leg numbness, left, right, both, no leg numbness, and
@@ -483,7 +489,8 @@ def _eliminate(
     else:
         plan, priors, causes = _factors(model, compiled, upper, dtype, shared=shared)
         tables = None
-    return _eliminate_numpy(plan, priors, causes, absent, present, active, dtype, tables)
+    kernel = shared or present.shape[1] >= KERNEL_MIN_TERMS
+    return _eliminate_batch(plan, priors, causes, absent, present, active, dtype, tables, kernel=kernel)
 
 
 def _factors(
@@ -579,7 +586,7 @@ def _factors(
     return plan, priors, causes
 
 
-def _eliminate_numpy(
+def _eliminate_batch(
     plan: _Plan,
     priors: list,
     causes: list,
@@ -588,24 +595,53 @@ def _eliminate_numpy(
     active: np.ndarray,
     dtype: type,
     tables: tuple[np.ndarray, ...] | None = None,
+    *,
+    kernel: bool = True,
 ) -> np.ndarray:
-    """The elimination of :func:`_eliminate` with numpy, on every row and term at once.
+    """The elimination of :func:`_eliminate` on every row and term at once: by the compiled kernel
+    where numba is installed and ``kernel`` (:mod:`numbdx._kernel`; the same numbers in float64,
+    double-double for extended precision), else with numpy (:func:`_numpy_columns`).
 
-    Every factor, initial or produced by a step, is a block of rows of one workspace ``(W, N)`` whose
+    With numpy, every factor, initial or produced by a step, is a block of rows of one workspace ``(W, N)`` whose
     columns are the ``N = rows * terms`` (row, term) pairs (``plan.packed``): a step is then one
     gather, one product over its operands and one sum, whatever its number of operands. Each column's
     arithmetic is the same whatever the other columns, so a row's numbers do not depend on its batch.
     Columns go ``COLUMN_CHUNK`` at a time, which keeps the workspace in cache. ``tables``:
     :func:`_stack_tables` of the factors, if already made."""
     priors_t, alpha, beta = tables if tables is not None else _stack_tables(priors, causes)
+    compiled = _kernel.eliminate(plan.packed, priors_t, alpha, beta, absent, present, active, dtype) if kernel else None
+    if compiled is None:
+        return _numpy_columns(plan.packed, priors_t, alpha, beta, absent, present, active, dtype)
+    z, left = compiled
+    if len(left):  # rows the kernel cannot answer to its precision (see _kernel.TINY)
+
+        def rows_of(table: np.ndarray) -> np.ndarray:
+            return table if table.shape[1] == 1 else table[:, left]
+
+        tables_left = (rows_of(priors_t), rows_of(alpha), rows_of(beta))
+        z[left] = _numpy_columns(plan.packed, *tables_left, absent[left], present[left], active[left], dtype)
+    return z
+
+
+def _numpy_columns(
+    packed: _Packed,
+    priors_t: np.ndarray,
+    alpha: np.ndarray,
+    beta: np.ndarray,
+    absent: np.ndarray,
+    present: np.ndarray,
+    active: np.ndarray,
+    dtype: type,
+) -> np.ndarray:
+    """:func:`_eliminate_columns` over every (row, term) column, ``COLUMN_CHUNK`` columns at a time."""
     n_rows, n_terms, _ = present.shape
     if n_rows * n_terms <= COLUMN_CHUNK:
-        return _eliminate_columns(plan.packed, priors_t, alpha, beta, absent, present, active, dtype)
+        return _eliminate_columns(packed, priors_t, alpha, beta, absent, present, active, dtype)
     if n_rows == 1:  # one row with many terms: slices of terms
         return np.concatenate(
             [
                 _eliminate_columns(
-                    plan.packed,
+                    packed,
                     priors_t,
                     alpha,
                     beta,
@@ -624,7 +660,7 @@ def _eliminate_numpy(
     return np.concatenate(
         [
             _eliminate_columns(
-                plan.packed,
+                packed,
                 rows_of(priors_t, part),
                 rows_of(alpha, part),
                 rows_of(beta, part),
@@ -839,7 +875,11 @@ class _Packed:
     are)``. ``final``: rows of the factors left at the end (one entry each); ``cause_of_entry``: the
     cause each cause-factor row belongs to; ``cause_groups``: per number of entries ``m``, the causes
     whose factors have ``m`` entries and those entries' rows, cause by cause, counted from
-    ``cause_start`` (see :func:`_cause_groups`).
+    ``cause_start`` (see :func:`_cause_groups`). ``kernel_*``: the same steps as flat int64 tables
+    for the compiled kernels (:mod:`numbdx._numba_kernels`): per step ``(operands, union entries,
+    card, output start, output size, output's cavity needed, offset in kernel_gather, offset in
+    kernel_operands)``; the gathers one after another, operand by operand; per operand ``(start,
+    size, cavity needed)``.
 
     Every sum over rows adds whole rows in a fixed order (:func:`_segment_sums`), never through
     ``ndarray.sum`` or ``np.add.reduceat``: those switch to pairwise summation when the summed axis is
@@ -853,6 +893,9 @@ class _Packed:
     cause_groups: tuple[tuple[int, np.ndarray, np.ndarray], ...]
     steps: tuple
     final: np.ndarray
+    kernel_steps: np.ndarray
+    kernel_gather: np.ndarray
+    kernel_operands: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -943,6 +986,13 @@ def _pack(
         out = n_initial + s
         needed.append(any(needed[i] for i in involved))
         packed_steps.append((gather, card, int(offsets[out]), sizes[out], operands, needed[out]))
+    kernel_steps, kernel_operands = [], []
+    gather_at = 0
+    for gather, card, out_start, out_size, operands, out_needed in packed_steps:
+        n_operands, union = gather.shape
+        kernel_steps.append((n_operands, union, card, out_start, out_size, out_needed, gather_at, len(kernel_operands)))
+        kernel_operands.extend((start, size, needed) for start, size, _, _, needed in operands)
+        gather_at += gather.size
     return _Packed(
         width=int(offsets[-1]),
         cause_start=int(offsets[n_priors]),
@@ -951,6 +1001,9 @@ def _pack(
         cause_groups=_cause_groups(cause_sizes),
         steps=tuple(packed_steps),
         final=offsets[final],
+        kernel_steps=np.array(kernel_steps, dtype=np.int64).reshape(-1, 8),
+        kernel_gather=np.concatenate([g.reshape(-1) for g, *_ in packed_steps] or [np.zeros(0)]).astype(np.int64),
+        kernel_operands=np.array(kernel_operands, dtype=np.int64).reshape(-1, 3),
     )
 
 

@@ -1,0 +1,128 @@
+"""Which implementation runs the column elimination: numpy (always there) or the compiled kernels of
+:mod:`numbdx._numba_kernels` (the ``numba`` extra: ``pip install "numbdx[numba]"``).
+
+When numba can be imported, the kernels run frames' eliminations and one patient's from
+``_engine.KERNEL_MIN_TERMS`` terms per row (the engine decides which calls may use them);
+``NUMBDX_KERNEL=numpy`` in the environment, or :func:`use`, keeps to numpy. numba is imported on the
+first elimination that uses it, never at ``import numbdx``: importing it costs about 0.3 s, which one
+patient's usual query never pays. Kernels are compiled once and cached on disk by numba
+(``cache=True``); the first run after installing compiles them (about 7 s).
+
+What each implementation returns:
+
+- float64: the kernel's numbers are the numpy path's, bit for bit;
+- extended precision: numpy uses ``np.longdouble`` (64-bit significand on x86), the kernel
+  double-double (about 104 bits), so the engine's bound for extended precision (``eps`` of
+  ``np.longdouble``) holds for both. A row whose ``Z`` is below ``TINY`` is recomputed with numpy:
+  double-double has float64's exponent range, which ``np.longdouble`` exceeds, and its low part loses
+  bits before float64 underflows.
+
+Either way a row's numbers depend on its own evidence alone, never on the other rows of its batch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+ENVIRONMENT = "NUMBDX_KERNEL"
+CHOICES = ("auto", "numba", "numpy")
+TINY = 2.0**-900  # double-double keeps its ~104 bits down to about 2**-969
+
+_forced: str | None = None
+_module: ModuleType | None = None
+_missing: str | None = None
+
+
+def _choice() -> str:
+    choice = _forced or os.environ.get(ENVIRONMENT, "auto").strip().lower() or "auto"
+    if choice not in CHOICES:
+        raise ValueError(f"{ENVIRONMENT} must be one of {CHOICES}, got {choice!r}")
+    return choice
+
+
+def _kernels() -> ModuleType | None:
+    """The compiled kernels, or None where numba is not installed or not wanted."""
+    global _module, _missing
+    choice = _choice()
+    if choice == "numpy":
+        return None
+    if _module is None and _missing is None:
+        try:
+            from . import _numba_kernels
+        except ImportError as exc:  # the extra is not installed
+            _missing = str(exc)
+        else:
+            _module = _numba_kernels
+    if _module is None and choice == "numba":
+        raise ImportError(f"{ENVIRONMENT}=numba needs numba (pip install 'numbdx[numba]'): {_missing}")
+    return _module
+
+
+def active() -> str:
+    """``"numba"`` or ``"numpy"``: what the next column elimination will run on."""
+    return "numba" if _kernels() is not None else "numpy"
+
+
+@contextlib.contextmanager
+def use(choice: str) -> Iterator[None]:
+    """Run the column elimination on ``choice`` (``"auto"``, ``"numba"`` or ``"numpy"``) inside the
+    block, whatever ``NUMBDX_KERNEL`` says: for tests and benchmarks that compare the two."""
+    global _forced
+    if choice not in CHOICES:
+        raise ValueError(f"kernel must be one of {CHOICES}, got {choice!r}")
+    before, _forced = _forced, choice
+    try:
+        _kernels()  # fail here, not inside the block, when numba is asked for and missing
+        yield
+    finally:
+        _forced = before
+
+
+def _split(x: np.ndarray) -> np.ndarray:
+    """``(2, *x.shape)`` float64 high and low parts whose sum is ``x`` exactly (``x``: np.longdouble
+    with at most 106 significant bits, which is every long double numpy has on x86)."""
+    hi = x.astype(np.float64)
+    return np.stack([hi, (x - hi).astype(np.float64)])
+
+
+def eliminate(
+    packed: Any,  # _engine._Packed (not imported: this module sits below the engine)
+    priors: np.ndarray,
+    alpha: np.ndarray,
+    beta: np.ndarray,
+    absent: np.ndarray,
+    present: np.ndarray,
+    active: np.ndarray,
+    dtype: type,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """``Z (R, T, J)`` as ``_engine._eliminate_columns`` defines it, by the compiled kernel, and the
+    rows it leaves to numpy (those whose terms' ``Z`` are all below ``TINY``); or None where the
+    kernel does not run (numba absent or not wanted, or a dtype it has no kernel for)."""
+    kernels = _kernels()
+    if kernels is None or dtype not in (np.float64, np.longdouble):
+        return None
+    plan = (
+        packed.width,
+        packed.cause_start,
+        packed.cause_end,
+        packed.kernel_steps,
+        packed.kernel_gather,
+        packed.kernel_operands,
+        packed.final,
+        packed.cause_of_entry,
+    )
+    tables = (priors, alpha, beta, absent, present, active)
+    if dtype is np.float64 or np.finfo(np.longdouble).eps == np.finfo(np.float64).eps:
+        z = kernels.eliminate_float64(*plan, *(np.ascontiguousarray(t, dtype=np.float64) for t in tables))
+        return z.astype(dtype, copy=False), np.zeros(0, dtype=np.int64)
+    hi, lo = kernels.eliminate_double_double(*plan, *(_split(t) for t in tables))
+    z = hi.astype(np.longdouble)
+    z += lo
+    tiny = np.flatnonzero(~(np.abs(hi[:, :, 0]).max(axis=1, initial=0.0) >= TINY))
+    return z, tiny

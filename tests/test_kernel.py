@@ -1,0 +1,184 @@
+"""The compiled kernels (``numba`` extra, ``_kernel`` / ``_numba_kernels``): float64 bit for bit the
+numpy elimination; double-double against an exact rational oracle (the numpy elimination run on
+``fractions.Fraction``); the engine's answers the same either way to within their error bounds; a row's
+numbers independent of its batch; the fallback rows and the choice of implementation."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import numbdx
+from numbdx import _engine, _kernel
+from numbdx._evidence import normalise
+from numbdx._exceptions import ImpossibleEvidenceError
+
+from .strategies import evidence
+
+pytest.importorskip("numba", reason="the numba extra is not installed (pip install 'numbdx[numba]')")
+
+MODEL = numbdx.load_model()
+EXTENDED = np.finfo(np.longdouble).eps < np.finfo(np.float64).eps
+
+
+def _codes(evidence_rows: list[dict]) -> _engine.Codes | None:
+    rows = []
+    for ev in evidence_rows:
+        try:
+            rows.append(normalise(MODEL, ev))
+        except ImpossibleEvidenceError:
+            pass
+    return _engine.codes_from_evidence(MODEL, rows) if rows else None
+
+
+def _elimination(codes: _engine.Codes, dtype: type) -> tuple:
+    """What ``_sums`` hands the elimination for the first row's plan group and term structure (shared
+    plans, as in frames): ``(plan, priors, causes, tables, absent, present, active)``."""
+    codes = _engine.Codes(codes.upper, codes.findings, codes.side, True)
+    compiled = _engine._compile(MODEL)
+    groups, _, term_key = _engine._plan_groups(compiled, codes)
+    sub = codes.take(np.flatnonzero((groups == groups[0]) & (term_key == term_key[0])))
+    _, absent, present, active = _engine._group_terms(MODEL, compiled, sub.findings, int(sub.side[0]), dtype)
+    plan, priors, causes = _engine._factors(MODEL, compiled, sub.upper, dtype, shared=True)
+    return plan, priors, causes, _engine._stack_tables(priors, causes), absent, present, active
+
+
+evidence_rows = st.lists(evidence(MODEL, max_findings=5, chief=None), min_size=1, max_size=6)
+
+
+@settings(max_examples=30, deadline=None)
+@given(evidence_rows)
+def test_float64_kernel_is_the_numpy_elimination_bit_for_bit(rows):
+    codes = _codes(rows)
+    if codes is None:
+        return
+    plan, _, _, tables, absent, present, active = _elimination(codes, np.float64)
+    expected = _engine._numpy_columns(plan.packed, *tables, absent, present, active, np.float64)
+    with _kernel.use("numba"):
+        got, left = _kernel.eliminate(plan.packed, *tables, absent, present, active, np.float64)
+    assert len(left) == 0
+    np.testing.assert_array_equal(got, expected)
+
+
+def _exact(x: np.ndarray) -> np.ndarray:
+    return np.vectorize(lambda v: Fraction(*v.as_integer_ratio()), otypes=[object])(x)
+
+
+@pytest.mark.skipif(not EXTENDED, reason="np.longdouble is float64 on this platform")
+@settings(max_examples=8, deadline=None)
+@given(st.lists(evidence(MODEL, max_findings=3, max_risk_factors=2, chief=None), min_size=1, max_size=2))
+def test_double_double_kernel_is_within_two_long_double_ulps_of_the_exact_elimination(rows):
+    """Double-double carries about 104 bits, so after its one rounding to ``np.longdouble`` each
+    output is within an ulp or two of the exact value; numpy's own long double elimination rounds at
+    every operation (the engine's bound allows for that)."""
+    codes = _codes(rows)
+    if codes is None:
+        return
+    plan, _, _, tables, absent, present, active = _elimination(codes, np.longdouble)
+    exact = _engine._eliminate_columns(plan.packed, *(_exact(t) for t in (*tables, absent, present, active)), object)
+    with _kernel.use("numba"):
+        got, left = _kernel.eliminate(plan.packed, *tables, absent, present, active, np.longdouble)
+    assert len(left) == 0
+    eps = Fraction(*np.finfo(np.longdouble).eps.as_integer_ratio())
+    for value, truth in zip(got.reshape(-1), exact.reshape(-1)):
+        assert abs(Fraction(*value.as_integer_ratio()) - truth) <= 2 * eps * abs(truth), (value, float(truth))
+
+
+@pytest.mark.skipif(not EXTENDED, reason="np.longdouble is float64 on this platform")
+def test_rows_whose_terms_are_all_tiny_are_left_to_numpy(monkeypatch):
+    """Double-double has float64's exponent range: rows whose ``Z`` is below ``TINY`` in every term
+    are recomputed with numpy, the others keep the kernel's numbers."""
+    rows = [
+        {"age": 40, "sex": "male", "numb_toes": True, "tingling": True, "smoking": True},
+        {"age": 40, "sex": "male", "numb_toes": True, "tingling": True, "burning": False, "diabetes": True},
+        {"age": 40, "sex": "male", "numb_toes": True, "tingling": True, "swelling": False, "coldness": False},
+    ]  # one plan and one term structure (the same positives), three different Z
+    plan, priors, causes, tables, absent, present, active = _elimination(_codes(rows), np.longdouble)
+    assert len(present) == 3
+    with _kernel.use("numba"):
+        kernel, _ = _kernel.eliminate(plan.packed, *tables, absent, present, active, np.longdouble)
+        numpy = _engine._numpy_columns(plan.packed, *tables, absent, present, active, np.longdouble)
+        z0 = np.abs(kernel[:, :, 0].astype(np.float64))
+        largest = z0.max(axis=1)
+        assert all((kernel[r] != numpy[r]).any() for r in range(3))  # each row tells which path ran
+        # thresholds at and just above each row's smallest and largest term: some rows have terms on
+        # both sides, and only rows with every term below leave the kernel
+        for threshold in sorted({*z0.min(axis=1), *largest, *(largest * 1.000001), np.inf}):
+            monkeypatch.setattr(_kernel, "TINY", threshold)
+            z = _engine._eliminate_batch(plan, priors, causes, absent, present, active, np.longdouble, tables)
+            tiny = largest < threshold
+            np.testing.assert_array_equal(z[tiny], numpy[tiny])
+            np.testing.assert_array_equal(z[~tiny], kernel[~tiny])
+
+
+def _answers(codes: _engine.Codes, choice: str) -> _engine.Answer:
+    MODEL.__dict__.pop("_factor_cache", None)
+    with _kernel.use(choice):
+        return _engine.infer_codes(MODEL, codes, shared_plans=True, method="exact")
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.lists(evidence(MODEL, max_findings=6, chief=None), min_size=1, max_size=8))
+def test_engine_answers_agree_within_their_error_bounds(rows):
+    codes = _codes(rows)
+    if codes is None:
+        return
+    numpy, compiled = _answers(codes, "numpy"), _answers(codes, "numba")
+    assert [type(e) for e in numpy.failure] == [type(e) for e in compiled.failure]
+    np.testing.assert_array_equal(numpy.terms, compiled.terms)
+    answered = np.array([e is None for e in numpy.failure])
+    allowed = (numpy.error_bound + compiled.error_bound)[answered, None] + 1e-15
+    for name in ("posterior", "explains"):
+        difference = np.abs(getattr(numpy, name) - getattr(compiled, name))[answered]
+        assert (difference <= allowed).all(), name
+    np.testing.assert_array_equal(numpy.prior, compiled.prior)  # one float64 term per row: bit for bit
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.lists(evidence(MODEL, max_findings=5, chief=None), min_size=2, max_size=8))
+def test_a_rows_numbers_do_not_depend_on_its_batch(rows):
+    codes = _codes(rows)
+    if codes is None:
+        return
+    batch = _answers(codes, "numba")
+    for r in range(len(codes)):
+        alone = _answers(codes.take(np.array([r])), "numba")
+        for name in ("posterior", "explains", "prior", "evidence_probability"):
+            np.testing.assert_array_equal(getattr(alone, name)[0], getattr(batch, name)[r], err_msg=name)
+
+
+def test_the_choice_of_implementation(monkeypatch):
+    monkeypatch.setenv(_kernel.ENVIRONMENT, "numpy")
+    assert _kernel.active() == "numpy"
+    with _kernel.use("numba"):
+        assert _kernel.active() == "numba"
+    assert _kernel.active() == "numpy"
+    monkeypatch.setenv(_kernel.ENVIRONMENT, "fortran")
+    with pytest.raises(ValueError, match="NUMBDX_KERNEL must be one of"):
+        _kernel.active()
+    with pytest.raises(ValueError, match="kernel must be one of"), _kernel.use("cuda"):
+        pass
+
+
+def test_asking_for_numba_without_it_names_the_extra(monkeypatch):
+    monkeypatch.setattr(_kernel, "_module", None)
+    monkeypatch.setattr(_kernel, "_missing", None)
+    monkeypatch.delattr(numbdx, "_numba_kernels", raising=False)
+    monkeypatch.setitem(sys.modules, "numbdx._numba_kernels", None)  # import fails as if absent
+    with pytest.raises(ImportError, match=r"numbdx\[numba\]"), _kernel.use("numba"):
+        pass
+    with _kernel.use("auto"):  # auto falls back to numpy
+        assert _kernel.active() == "numpy"
+
+
+def test_numba_is_not_imported_by_one_patients_usual_query():
+    """numba costs about 0.3 s to import: ``import numbdx`` and a small ``infer`` must not pay it."""
+    code = "import sys, numbdx; numbdx.infer({'numb_toes': True}); print('numba' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
