@@ -58,6 +58,23 @@ def _add(ah, al, bh, bl):
     return hi, e - (hi - s)
 
 
+@numba.njit(inline="always")
+def _widest(steps):
+    """The most operands of any step (the cavities' buffer)."""
+    widest = 1
+    for s in range(steps.shape[0]):
+        widest = max(widest, steps[s, 0])
+    return widest
+
+
+@numba.njit(inline="always")
+def _locate(first, m, n_terms, row, term):
+    """Each of the block's ``m`` columns from ``first`` as (row, term): column ``j = r * T + t``."""
+    for b in range(m):
+        row[b] = (first + b) // n_terms
+        term[b] = (first + b) % n_terms
+
+
 @numba.njit(cache=True, nogil=True, boundscheck=False)
 def eliminate_float64(
     width, cause_start, cause_end, steps, gather, operands, final, owner, priors, alpha, beta, absent, present, active
@@ -71,10 +88,7 @@ def eliminate_float64(
     out = np.empty((n, 1 + 2 * n_causes))
     work = np.empty((width, BLOCK))
     grad = np.empty((width, BLOCK))
-    widest = 1
-    for s in range(steps.shape[0]):
-        widest = max(widest, steps[s, 0])
-    cavity = np.empty((widest, BLOCK))
+    cavity = np.empty((_widest(steps), BLOCK))
     run = np.empty(BLOCK)
     after = np.empty(BLOCK)
     n_final = final.shape[0]
@@ -85,9 +99,7 @@ def eliminate_float64(
     n_entries = cause_end - cause_start
     for first in range(0, n, BLOCK):
         m = min(BLOCK, n - first)
-        for b in range(m):
-            row[b] = (first + b) // n_terms
-            term[b] = (first + b) % n_terms
+        _locate(first, m, n_terms, row, term)
         # initial factors: priors, then g = alpha * absent + beta * present per cause entry
         for e in range(cause_start):
             for b in range(m):
@@ -187,9 +199,7 @@ def eliminate_double_double(
     out = np.empty((2, n, 1 + 2 * n_causes))
     work_hi, work_lo = np.empty((width, BLOCK)), np.empty((width, BLOCK))
     grad_hi, grad_lo = np.empty((width, BLOCK)), np.empty((width, BLOCK))
-    widest = 1
-    for s in range(steps.shape[0]):
-        widest = max(widest, steps[s, 0])
+    widest = _widest(steps)
     cavity_hi, cavity_lo = np.empty((widest, BLOCK)), np.empty((widest, BLOCK))
     run_hi, run_lo = np.empty(BLOCK), np.empty(BLOCK)
     after_hi, after_lo = np.empty(BLOCK), np.empty(BLOCK)
@@ -201,9 +211,7 @@ def eliminate_double_double(
     n_entries = cause_end - cause_start
     for first in range(0, n, BLOCK):
         m = min(BLOCK, n - first)
-        for b in range(m):
-            row[b] = (first + b) // n_terms
-            term[b] = (first + b) % n_terms
+        _locate(first, m, n_terms, row, term)
         for e in range(cause_start):
             for b in range(m):
                 r = row[b] if priors.shape[2] > 1 else 0
