@@ -22,7 +22,9 @@ in its batch. The one exception is a single patient whose elimination is small (
 query; see ``CLAMPED_MAX_ENTRIES``): it is eliminated by forward passes alone, each cause clamped
 present in turn (``_eliminate_clamped``), which needs a tenth of the numpy calls; the numbers are the
 same to rounding. Frames (shared plans) never take it, so their rows stay bitwise independent of their
-batch.
+batch. Where the ``numba`` extra is installed, frames and rows of at least ``KERNEL_MIN_TERMS`` terms
+run the same elimination compiled (``_kernel``): the same numbers in float64, double-double in place
+of extended precision.
 
 ``P(cause_j present, evidence)`` is ``Z`` with ``g_j`` replaced by its present part: one backward pass
 through the recorded elimination steps gives every cause factor's cavity ``dZ/dg_j`` at about three
