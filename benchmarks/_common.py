@@ -502,12 +502,16 @@ def pin_to_one_core() -> None:
 def kernel_description() -> str:
     """Which implementation runs numbdx's column elimination in this process (``numbdx._kernel``)."""
     from numbdx import _kernel
+    from numbdx._engine import KERNEL_MIN_TERMS
 
     if _kernel.active() == "numpy":
         return "numpy (numba not installed, or NUMBDX_KERNEL=numpy)"
     import numba
 
-    return f"numba {numba.__version__} kernels (NUMBDX_KERNEL=numpy for numpy)"
+    return (
+        f"numba {numba.__version__} kernels for frames and for one patient from {KERNEL_MIN_TERMS} terms "
+        "(NUMBDX_KERNEL=numpy for numpy)"
+    )
 
 
 def print_header(title: str, args: Any) -> None:
@@ -519,7 +523,7 @@ def print_header(title: str, args: Any) -> None:
         f"pandas {info['pandas']}, pgmpy {info['pgmpy']}, pyAgrum {info['pyAgrum']}; numbdx {info['numbdx']} "
         f"at {info['commit']}; {info['threads']}; {info['date']}."
     )
-    print(f"Column elimination: {kernel_description()} (frames; one patient from 256 terms).")
+    print(f"Column elimination: {kernel_description()}.")
     options = {k: v for k, v in vars(args).items() if not k.startswith("_")}
     print(f"Options: {json.dumps(options, default=str)}\n", flush=True)
 

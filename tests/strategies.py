@@ -7,6 +7,9 @@ from typing import Any
 from hypothesis import strategies as st
 
 import numbdx
+from numbdx._engine import Codes, codes_from_evidence
+from numbdx._evidence import normalise
+from numbdx._exceptions import ImpossibleEvidenceError
 from numbdx._model import CHIEF_COMPLAINT, Model
 
 # Sub-models of the real model small enough for brute force, pgmpy VE and pyAgrum: a few causes
@@ -92,3 +95,15 @@ def many_positives(min_positives: int, max_positives: int) -> st.SearchStrategy[
         return {**out, **dict.fromkeys(names, True), **dict.fromkeys(negatives, False)}
 
     return build()
+
+
+def possible_codes(model: Model, evidence_rows: list[dict[str, Any]]) -> Codes | None:
+    """The engine's codes for the drawn rows that are possible (drawn evidence can contradict the
+    model's constraints), or None if none is."""
+    rows = []
+    for ev in evidence_rows:
+        try:
+            rows.append(normalise(model, ev))
+        except ImpossibleEvidenceError:
+            pass
+    return codes_from_evidence(model, rows) if rows else None

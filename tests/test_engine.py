@@ -16,7 +16,7 @@ from numbdx._evidence import normalise
 from numbdx._exceptions import ImpossibleEvidenceError
 
 from ._oracle import brute_force
-from .strategies import SUBMODEL_CAUSES, evidence, submodel_and_evidence
+from .strategies import SUBMODEL_CAUSES, evidence, possible_codes, submodel_and_evidence
 
 TOL = 1e-9
 
@@ -223,15 +223,9 @@ def test_elimination_numbers_do_not_depend_on_how_columns_are_chunked(evidence_r
     from numbdx import _engine, _kernel
 
     model = numbdx.load_model()
-    rows = []
-    for ev in evidence_rows:
-        try:
-            rows.append(normalise(model, ev))
-        except ImpossibleEvidenceError:
-            pass
-    if not rows:
+    codes = possible_codes(model, evidence_rows)
+    if codes is None:
         return
-    codes = _engine.codes_from_evidence(model, rows)
     saved = _engine.COLUMN_CHUNK
     with _kernel.use("numpy"):
         default = _engine.infer_codes(model, codes, shared_plans=True, method="exact")

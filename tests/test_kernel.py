@@ -10,16 +10,15 @@ import sys
 from fractions import Fraction
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import numbdx
 from numbdx import _engine, _kernel
-from numbdx._evidence import normalise
-from numbdx._exceptions import ImpossibleEvidenceError
 
-from .strategies import evidence
+from .strategies import evidence, possible_codes
 
 pytest.importorskip("numba", reason="the numba extra is not installed (pip install 'numbdx[numba]')")
 
@@ -28,13 +27,7 @@ EXTENDED = np.finfo(np.longdouble).eps < np.finfo(np.float64).eps
 
 
 def _codes(evidence_rows: list[dict]) -> _engine.Codes | None:
-    rows = []
-    for ev in evidence_rows:
-        try:
-            rows.append(normalise(MODEL, ev))
-        except ImpossibleEvidenceError:
-            pass
-    return _engine.codes_from_evidence(MODEL, rows) if rows else None
+    return possible_codes(MODEL, evidence_rows)
 
 
 def _elimination(codes: _engine.Codes, dtype: type) -> tuple:
@@ -182,3 +175,33 @@ def test_numba_is_not_imported_by_one_patients_usual_query():
     code = "import sys, numbdx; numbdx.infer({'numb_toes': True}); print('numba' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+def test_the_engine_runs_the_kernel_for_frames_and_for_rows_with_many_terms(monkeypatch):
+    """Frames and one patient with ``KERNEL_MIN_TERMS`` terms or more go to the kernel, decided on the
+    row's terms even where the engine eliminates them a slice at a time; a small query does not."""
+    shapes = []
+    real = _kernel.eliminate
+
+    def spy(packed, priors, alpha, beta, absent, present, active, dtype):
+        shapes.append(present.shape)
+        return real(packed, priors, alpha, beta, absent, present, active, dtype)
+
+    monkeypatch.setattr(_kernel, "eliminate", spy)
+    small = {"age": 40, "sex": "male", "numb_toes": True, "tingling": True}
+    positives = ["numb_toes", "tingling", "burning", "numb_foot_sole", "aching_pain", "heaviness", "swelling"]
+    large = {"age": 58, "sex": "female", **dict.fromkeys(positives, True), "chronic_fatigue": True}
+    codes = _codes([large])
+    compiled = _engine._compile(MODEL)
+    terms = _engine.row_terms(compiled, codes.findings[0], int(codes.side[0]))
+    assert terms >= _engine.KERNEL_MIN_TERMS
+    with _kernel.use("numba"):
+        numbdx.infer(small)
+        assert shapes == []
+        numbdx.infer_frame(pd.DataFrame([small]))
+        assert shapes
+        shapes.clear()
+        # slices of 100 terms, each below the threshold: the row's own terms decide
+        monkeypatch.setattr(_engine, "TERM_CHUNK_ELEMENTS", 100 * compiled.widest)
+        _engine.infer_codes(MODEL, codes, method="exact", with_prior=False)
+        assert shapes and max(t for _, t, _ in shapes) <= 100

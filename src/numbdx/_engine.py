@@ -469,9 +469,13 @@ def _eliminate(
     active: np.ndarray,
     dtype: type,
     shared: bool = False,
+    kernel: bool | None = None,
 ) -> np.ndarray:
     """``Z[r, t, j]``: the upper layer summed out for each row, term and clamp: ``j = 0`` none,
-    ``j = 1 + c`` cause ``c`` present, ``j = 1 + C + c`` cause ``c`` producing the numbness."""
+    ``j = 1 + c`` cause ``c`` present, ``j = 1 + C + c`` cause ``c`` producing the numbness.
+    ``kernel``: whether the compiled kernel may run (see ``KERNEL_MIN_TERMS``); by default, for
+    ``shared`` plans and when the rows have that many terms here (callers that pass a slice of each
+    row's terms decide from the whole row)."""
     # one patient, or rows of one patient's context (the triage's and the value of information's
     # batches: the same context, other findings): the tables depend on the context alone, and contexts
     # repeat. Frames (shared) keep to one row, so that their many contexts do not fill the cache.
@@ -491,7 +495,8 @@ def _eliminate(
     else:
         plan, priors, causes = _factors(model, compiled, upper, dtype, shared=shared)
         tables = None
-    kernel = shared or present.shape[1] >= KERNEL_MIN_TERMS
+    if kernel is None:
+        kernel = shared or present.shape[1] >= KERNEL_MIN_TERMS
     return _eliminate_batch(plan, priors, causes, absent, present, active, dtype, tables, kernel=kernel)
 
 
@@ -1092,11 +1097,14 @@ def _sums(
     # in cache (16,384 terms at once ran 10x slower per term); terms are independent, so this changes
     # no number
     term_step = max(1, TERM_CHUNK_ELEMENTS // compiled.widest)
+    kernel = codes.shared or n_terms >= KERNEL_MIN_TERMS  # by the rows' terms, not a slice's
     for start in range(0, len(rows), step):
         part = slice(start, start + step)
         upper = codes.upper[rows][part]
         pieces = [
-            _eliminate(model, compiled, upper, absent[part, t], present[part, t], active[part, t], dtype, codes.shared)
+            _eliminate(
+                model, compiled, upper, absent[part, t], present[part, t], active[part, t], dtype, codes.shared, kernel
+            )
             for t in (slice(t0, t0 + term_step) for t0 in range(0, n_terms, term_step))
         ]
         z = pieces[0] if len(pieces) == 1 else np.concatenate(pieces, axis=1)
