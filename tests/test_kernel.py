@@ -32,14 +32,14 @@ def _codes(evidence_rows: list[dict]) -> _engine.Codes | None:
 
 def _elimination(codes: _engine.Codes, dtype: type) -> tuple:
     """What ``_sums`` hands the elimination for the first row's plan group and term structure (shared
-    plans, as in frames): ``(plan, priors, causes, tables, absent, present, active)``."""
+    plans, as in frames): ``(plan, priors, causes, tables, absent, present, active, coef)``."""
     codes = _engine.Codes(codes.upper, codes.findings, codes.side, True)
     compiled = _engine._compile(MODEL)
     groups, _, term_key = _engine._plan_groups(compiled, codes)
     sub = codes.take(np.flatnonzero((groups == groups[0]) & (term_key == term_key[0])))
-    _, absent, present, active = _engine._group_terms(MODEL, compiled, sub.findings, int(sub.side[0]), dtype)
+    coef, absent, present, active = _engine._group_terms(MODEL, compiled, sub.findings, int(sub.side[0]), dtype)
     plan, priors, causes = _engine._factors(MODEL, compiled, sub.upper, dtype, shared=True)
-    return plan, priors, causes, _engine._stack_tables(priors, causes), absent, present, active
+    return plan, priors, causes, _engine._stack_tables(priors, causes), absent, present, active, coef
 
 
 evidence_rows = st.lists(evidence(MODEL, max_findings=5, chief=None), min_size=1, max_size=6)
@@ -51,7 +51,7 @@ def test_float64_kernel_is_the_numpy_elimination_bit_for_bit(rows):
     codes = _codes(rows)
     if codes is None:
         return
-    plan, _, _, tables, absent, present, active = _elimination(codes, np.float64)
+    plan, _, _, tables, absent, present, active, _ = _elimination(codes, np.float64)
     expected = _engine._numpy_columns(plan.packed, *tables, absent, present, active, np.float64)
     with _kernel.use("numba"):
         got, left = _kernel.eliminate(plan.packed, *tables, absent, present, active, np.float64)
@@ -73,7 +73,7 @@ def test_double_double_kernel_is_within_two_long_double_ulps_of_the_exact_elimin
     codes = _codes(rows)
     if codes is None:
         return
-    plan, _, _, tables, absent, present, active = _elimination(codes, np.longdouble)
+    plan, _, _, tables, absent, present, active, _ = _elimination(codes, np.longdouble)
     exact = _engine._eliminate_columns(plan.packed, *(_exact(t) for t in (*tables, absent, present, active)), object)
     with _kernel.use("numba"):
         got, left = _kernel.eliminate(plan.packed, *tables, absent, present, active, np.longdouble)
@@ -83,20 +83,75 @@ def test_double_double_kernel_is_within_two_long_double_ulps_of_the_exact_elimin
         assert abs(Fraction(*value.as_integer_ratio()) - truth) <= 2 * eps * abs(truth), (value, float(truth))
 
 
+def _exact_sums(coef: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``sum_t coef * z`` and ``sum_t |coef| * z`` in exact rationals (``z`` may be exact already)."""
+    coef, z = _exact(coef), z if z.dtype == object else _exact(z)
+    return (coef[:, :, None] * z).sum(axis=1), (abs(coef)[:, :, None] * z).sum(axis=1)
+
+
+@settings(max_examples=20, deadline=None)
+@given(evidence_rows)
+def test_float64_term_sums_are_the_exact_sums_of_the_kernels_terms_rounded_once(rows):
+    """The kernel sums ``coef * Z`` over each row's terms as it makes ``Z`` (the numpy path's ``Z``, bit
+    for bit): each product exactly, the sum in double-double, one rounding at the end. So each sum is
+    within an ulp of the exact sum of the float64 ``coef * Z``, however much the signs cancel, against
+    ``T`` ulps of the largest term for a plain float64 sum."""
+    codes = _codes(rows)
+    if codes is None:
+        return
+    plan, _, _, tables, absent, present, active, coef = _elimination(codes, np.float64)
+    z = _engine._numpy_columns(plan.packed, *tables, absent, present, active, np.float64)
+    with _kernel.use("numba"):
+        signed, size, left = _kernel.term_sums(plan.packed, *tables, absent, present, active, coef, np.float64)
+    assert len(left) == 0
+    eps = Fraction(*np.finfo(np.float64).eps.as_integer_ratio())
+    for got, exact in zip((signed, size), _exact_sums(coef, z)):
+        for value, truth in zip(got.reshape(-1), exact.reshape(-1)):
+            assert abs(Fraction(*value.as_integer_ratio()) - truth) <= eps * abs(truth), (value, float(truth))
+
+
+@pytest.mark.skipif(not EXTENDED, reason="np.longdouble is float64 on this platform")
+@settings(max_examples=8, deadline=None)
+@given(st.lists(evidence(MODEL, max_findings=4, max_risk_factors=2, chief=None), min_size=1, max_size=2))
+def test_double_double_term_sums_are_within_long_double_rounding_of_the_exact_sums(rows):
+    """The sums over terms of the exact elimination (rationals), against the kernel's double-double
+    sums rounded once to ``np.longdouble``: within an ulp of each sum, plus what the terms' own
+    double-double rounding (about 2**-100 of each) can add up to where the signs cancel."""
+    codes = _codes(rows)
+    if codes is None:
+        return
+    plan, _, _, tables, absent, present, active, coef = _elimination(codes, np.longdouble)
+    exact_z = _engine._eliminate_columns(plan.packed, *(_exact(t) for t in (*tables, absent, present, active)), object)
+    with _kernel.use("numba"):
+        signed, size, left = _kernel.term_sums(plan.packed, *tables, absent, present, active, coef, np.longdouble)
+    assert len(left) == 0
+    eps = Fraction(*np.finfo(np.longdouble).eps.as_integer_ratio())
+    exact_signed, exact_size = _exact_sums(coef, exact_z)
+    for got, exact in ((signed, exact_signed), (size, exact_size)):
+        slack = eps * exact_size / 2**20  # terms' rounding, relative to the sum of their sizes
+        for value, truth, allowed in zip(got.reshape(-1), exact.reshape(-1), slack.reshape(-1)):
+            error = abs(Fraction(*value.as_integer_ratio()) - truth)
+            assert error <= eps * abs(truth) + allowed, (value, float(truth))
+
+
 @pytest.mark.skipif(not EXTENDED, reason="np.longdouble is float64 on this platform")
 def test_rows_whose_terms_are_all_tiny_are_left_to_numpy(monkeypatch):
     """Double-double has float64's exponent range: rows whose ``Z`` is below ``TINY`` in every term
-    are recomputed with numpy, the others keep the kernel's numbers."""
+    are recomputed with numpy, the others keep the kernel's numbers, for ``Z`` and for the sums over
+    terms."""
     rows = [
         {"age": 40, "sex": "male", "numb_toes": True, "tingling": True, "smoking": True},
         {"age": 40, "sex": "male", "numb_toes": True, "tingling": True, "burning": False, "diabetes": True},
         {"age": 40, "sex": "male", "numb_toes": True, "tingling": True, "swelling": False, "coldness": False},
     ]  # one plan and one term structure (the same positives), three different Z
-    plan, priors, causes, tables, absent, present, active = _elimination(_codes(rows), np.longdouble)
+    plan, priors, causes, tables, absent, present, active, coef = _elimination(_codes(rows), np.longdouble)
     assert len(present) == 3
     with _kernel.use("numba"):
         kernel, _ = _kernel.eliminate(plan.packed, *tables, absent, present, active, np.longdouble)
         numpy = _engine._numpy_columns(plan.packed, *tables, absent, present, active, np.longdouble)
+        sums = _kernel.term_sums(plan.packed, *tables, absent, present, active, coef, np.longdouble)
+        assert len(sums[2]) == 0
+        numpy_sums = _engine._term_sums(coef, numpy)
         z0 = np.abs(kernel[:, :, 0].astype(np.float64))
         largest = z0.max(axis=1)
         assert all((kernel[r] != numpy[r]).any() for r in range(3))  # each row tells which path ran
@@ -108,6 +163,12 @@ def test_rows_whose_terms_are_all_tiny_are_left_to_numpy(monkeypatch):
             tiny = largest < threshold
             np.testing.assert_array_equal(z[tiny], numpy[tiny])
             np.testing.assert_array_equal(z[~tiny], kernel[~tiny])
+            got = _engine._eliminate_batch(
+                plan, priors, causes, absent, present, active, np.longdouble, tables, coef=coef
+            )
+            for g, k, n in zip(got, sums, numpy_sums):
+                np.testing.assert_array_equal(g[tiny], n[tiny])
+                np.testing.assert_array_equal(g[~tiny], k[~tiny])
 
 
 def _answers(codes: _engine.Codes, choice: str) -> _engine.Answer:
@@ -181,13 +242,14 @@ def test_the_engine_runs_the_kernel_for_frames_and_for_rows_with_many_terms(monk
     """Frames and one patient with ``KERNEL_MIN_TERMS`` terms or more go to the kernel, decided on the
     row's terms even where the engine eliminates them a slice at a time; a small query does not."""
     shapes = []
-    real = _kernel.eliminate
+    for name in ("eliminate", "term_sums"):
+        real = getattr(_kernel, name)
 
-    def spy(packed, priors, alpha, beta, absent, present, active, dtype):
-        shapes.append(present.shape)
-        return real(packed, priors, alpha, beta, absent, present, active, dtype)
+        def spy(packed, priors, alpha, beta, absent, present, *rest, real=real):
+            shapes.append(present.shape)
+            return real(packed, priors, alpha, beta, absent, present, *rest)
 
-    monkeypatch.setattr(_kernel, "eliminate", spy)
+        monkeypatch.setattr(_kernel, name, spy)
     small = {"age": 40, "sex": "male", "numb_toes": True, "tingling": True}
     positives = ["numb_toes", "tingling", "burning", "numb_foot_sole", "aching_pain", "heaviness", "swelling"]
     large = {"age": 58, "sex": "female", **dict.fromkeys(positives, True), "chronic_fatigue": True}

@@ -24,7 +24,9 @@ present in turn (``_eliminate_clamped``), which needs a tenth of the numpy calls
 same to rounding. Frames (shared plans) never take it, so their rows stay bitwise independent of their
 batch. Where the ``numba`` extra is installed, frames and rows of at least ``KERNEL_MIN_TERMS`` terms
 run the same elimination compiled (``_kernel``): the same numbers in float64, double-double in place
-of extended precision.
+of extended precision. The kernel also sums each row's terms as it makes them (``_kernel.term_sums``),
+in double-double whatever the dtype, so ``Z`` over (row, term) never reaches memory; numpy sums the
+terms after the elimination (``_term_sums``). The sums then differ in their last bits between the two.
 
 ``P(cause_j present, evidence)`` is ``Z`` with ``g_j`` replaced by its present part: one backward pass
 through the recorded elimination steps gives every cause factor's cavity ``dZ/dg_j`` at about three
@@ -470,12 +472,15 @@ def _eliminate(
     dtype: type,
     shared: bool = False,
     kernel: bool | None = None,
-) -> np.ndarray:
+    coef: np.ndarray | None = None,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """``Z[r, t, j]``: the upper layer summed out for each row, term and clamp: ``j = 0`` none,
     ``j = 1 + c`` cause ``c`` present, ``j = 1 + C + c`` cause ``c`` producing the numbness.
     ``kernel``: whether the compiled kernel may run (see ``KERNEL_MIN_TERMS``); by default, for
     ``shared`` plans and when the rows have that many terms here (callers that pass a slice of each
-    row's terms decide from the whole row)."""
+    row's terms decide from the whole row). With the terms' coefficients ``coef (R, T)``, returns
+    instead the sums over terms of ``coef * Z`` and ``|coef| * Z`` (each ``(R, J)``; see
+    :func:`_term_sums`), which the kernel makes without writing ``Z`` out."""
     # one patient, or rows of one patient's context (the triage's and the value of information's
     # batches: the same context, other findings): the tables depend on the context alone, and contexts
     # repeat. Frames (shared) keep to one row, so that their many contexts do not fill the cache.
@@ -491,13 +496,14 @@ def _eliminate(
         plan, priors, causes, tables = built
         _, n_terms, n_causes = present.shape
         if len(upper) == 1 and not shared and n_terms * (1 + n_causes) * plan.packed.width <= CLAMPED_MAX_ENTRIES:
-            return _eliminate_clamped(plan.packed, *tables, absent, present, active, dtype)
+            z = _eliminate_clamped(plan.packed, *tables, absent, present, active, dtype)
+            return z if coef is None else _term_sums(coef, z)
     else:
         plan, priors, causes = _factors(model, compiled, upper, dtype, shared=shared)
         tables = None
     if kernel is None:
         kernel = shared or present.shape[1] >= KERNEL_MIN_TERMS
-    return _eliminate_batch(plan, priors, causes, absent, present, active, dtype, tables, kernel=kernel)
+    return _eliminate_batch(plan, priors, causes, absent, present, active, dtype, tables, kernel=kernel, coef=coef)
 
 
 def _factors(
@@ -604,10 +610,12 @@ def _eliminate_batch(
     tables: tuple[np.ndarray, ...] | None = None,
     *,
     kernel: bool = True,
-) -> np.ndarray:
+    coef: np.ndarray | None = None,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """The elimination of :func:`_eliminate` on every row and term at once: by the compiled kernel
     where numba is installed and ``kernel`` (:mod:`numbdx._kernel`; the same numbers in float64,
-    double-double for extended precision), else with numpy (:func:`_numpy_columns`).
+    double-double for extended precision), else with numpy (:func:`_numpy_columns`). With ``coef``,
+    the sums over terms of :func:`_term_sums` instead of ``Z``.
 
     With numpy, every factor, initial or produced by a step, is a block of rows of one workspace ``(W, N)`` whose
     columns are the ``N = rows * terms`` (row, term) pairs (``plan.packed``): a step is then one
@@ -615,19 +623,36 @@ def _eliminate_batch(
     arithmetic is the same whatever the other columns, so a row's numbers do not depend on its batch.
     Columns go ``COLUMN_CHUNK`` at a time, which keeps the workspace in cache. ``tables``:
     :func:`_stack_tables` of the factors, if already made."""
-    priors_t, alpha, beta = tables if tables is not None else _stack_tables(priors, causes)
-    compiled = _kernel.eliminate(plan.packed, priors_t, alpha, beta, absent, present, active, dtype) if kernel else None
-    if compiled is None:
-        return _numpy_columns(plan.packed, priors_t, alpha, beta, absent, present, active, dtype)
-    z, left = compiled
-    if len(left):  # rows the kernel cannot answer to its precision (see _kernel.TINY)
+    tables = tables if tables is not None else _stack_tables(priors, causes)
+    arrays = (*tables, absent, present, active)
 
-        def rows_of(table: np.ndarray) -> np.ndarray:
-            return table if table.shape[1] == 1 else table[:, left]
+    def on_numpy(rows: np.ndarray | slice) -> np.ndarray:
+        """``Z`` of ``rows`` with numpy (the kernel's fallback, see ``_kernel.TINY``)."""
+        row_tables = (t if t.shape[1] == 1 else t[:, rows] for t in tables)
+        return _numpy_columns(plan.packed, *row_tables, absent[rows], present[rows], active[rows], dtype)
 
-        tables_left = (rows_of(priors_t), rows_of(alpha), rows_of(beta))
-        z[left] = _numpy_columns(plan.packed, *tables_left, absent[left], present[left], active[left], dtype)
+    if coef is not None:
+        done = _kernel.term_sums(plan.packed, *arrays, coef, dtype) if kernel else None
+        if done is None:
+            return _term_sums(coef, _numpy_columns(plan.packed, *arrays, dtype))
+        total, absolute, left = done
+        if len(left):
+            total[left], absolute[left] = _term_sums(coef[left], on_numpy(left))
+        return total, absolute
+    done = _kernel.eliminate(plan.packed, *arrays, dtype) if kernel else None
+    if done is None:
+        return _numpy_columns(plan.packed, *arrays, dtype)
+    z, left = done
+    if len(left):
+        z[left] = on_numpy(left)
     return z
+
+
+def _term_sums(coef: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``sum_t coef[r, t] * z[r, t, j]`` and ``sum_t |coef[r, t]| * z[r, t, j]``, each ``(R, J)``, a
+    row's terms summed in one order whatever its batch."""
+    z = np.ascontiguousarray(np.swapaxes(z, 1, 2))  # (R, J, T)
+    return (coef[:, None, :] * z).sum(axis=-1), (np.abs(coef)[:, None, :] * z).sum(axis=-1)
 
 
 def _numpy_columns(
@@ -1101,16 +1126,21 @@ def _sums(
     for start in range(0, len(rows), step):
         part = slice(start, start + step)
         upper = codes.upper[rows][part]
-        pieces = [
-            _eliminate(
-                model, compiled, upper, absent[part, t], present[part, t], active[part, t], dtype, codes.shared, kernel
+        for t in (slice(t0, t0 + term_step) for t0 in range(0, n_terms, term_step)):
+            signed, size = _eliminate(
+                model,
+                compiled,
+                upper,
+                absent[part, t],
+                present[part, t],
+                active[part, t],
+                dtype,
+                codes.shared,
+                kernel,
+                coef=coef[part, t],
             )
-            for t in (slice(t0, t0 + term_step) for t0 in range(0, n_terms, term_step))
-        ]
-        z = pieces[0] if len(pieces) == 1 else np.concatenate(pieces, axis=1)
-        z = np.ascontiguousarray(np.swapaxes(z, 1, 2))  # (R, J, T): sum each row's terms in one order
-        total[part] = (coef[part][:, None, :] * z).sum(axis=-1)
-        absolute[part] = (np.abs(coef[part])[:, None, :] * z).sum(axis=-1)
+            total[part] += signed
+            absolute[part] += size
     return total, absolute, np.full(len(rows), n_terms)
 
 

@@ -8,6 +8,12 @@ first elimination that uses it, never at ``import numbdx``: importing it costs a
 patient's usual query never pays. Kernels are compiled once and cached on disk by numba
 (``cache=True``); the first run after installing compiles them (about 7 s).
 
+Two entry points: :func:`eliminate` returns ``Z`` over (row, term); :func:`term_sums` returns the
+sums over each row's terms of ``coef * Z`` and ``|coef| * Z``, which the kernel adds up as it makes
+``Z`` (exact products and double-double sums, then one rounding), so that the engine neither writes
+``Z`` out nor converts it. This is what the engine uses; numpy's own sums (``_engine._term_sums``) round at
+every addition, so the two paths' sums differ in their last bits, well inside the engine's bound.
+
 What each implementation returns:
 
 - float64: the kernel's numbers are the numpy path's, bit for bit;
@@ -87,8 +93,39 @@ def use(choice: str) -> Iterator[None]:
 def _split(x: np.ndarray) -> np.ndarray:
     """``(2, *x.shape)`` float64 high and low parts whose sum is ``x`` exactly (``x``: np.longdouble
     with at most 106 significant bits, which is every long double numpy has on x86)."""
-    hi = x.astype(np.float64)
-    return np.stack([hi, (x - hi).astype(np.float64)])
+    parts = np.empty((2, *x.shape))
+    parts[0] = x
+    parts[1] = x - parts[0]
+    return parts
+
+
+def _joined(parts: np.ndarray) -> np.ndarray:
+    """The double-double ``parts`` (leading axis of two) rounded to np.longdouble."""
+    joined = parts[0].astype(np.longdouble)
+    joined += parts[1]
+    return joined
+
+
+def _arguments(packed: Any, tables: tuple[np.ndarray, ...], dtype: type) -> tuple[ModuleType, bool, tuple] | None:
+    """The kernels, whether to run them in double-double, and their arguments: the plan's flat tables
+    then the float tables; None where the kernel does not run (numba absent or not wanted, or a dtype
+    it has no kernel for)."""
+    kernels = _kernels()
+    if kernels is None or dtype not in (np.float64, np.longdouble):
+        return None
+    plan = (
+        packed.width,
+        packed.cause_start,
+        packed.cause_end,
+        packed.kernel_steps,
+        packed.kernel_gather,
+        packed.kernel_operands,
+        packed.final,
+        packed.cause_of_entry,
+    )
+    if dtype is np.float64 or np.finfo(np.longdouble).eps == np.finfo(np.float64).eps:
+        return kernels, False, (*plan, *(np.ascontiguousarray(t, dtype=np.float64) for t in tables))
+    return kernels, True, (*plan, *(_split(t) for t in tables))
 
 
 def eliminate(
@@ -104,25 +141,39 @@ def eliminate(
     """``Z (R, T, J)`` as ``_engine._eliminate_columns`` defines it, by the compiled kernel, and the
     rows it leaves to numpy (those whose terms' ``Z`` are all below ``TINY``); or None where the
     kernel does not run (numba absent or not wanted, or a dtype it has no kernel for)."""
-    kernels = _kernels()
-    if kernels is None or dtype not in (np.float64, np.longdouble):
+    prepared = _arguments(packed, (priors, alpha, beta, absent, present, active), dtype)
+    if prepared is None:
         return None
-    plan = (
-        packed.width,
-        packed.cause_start,
-        packed.cause_end,
-        packed.kernel_steps,
-        packed.kernel_gather,
-        packed.kernel_operands,
-        packed.final,
-        packed.cause_of_entry,
-    )
-    tables = (priors, alpha, beta, absent, present, active)
-    if dtype is np.float64 or np.finfo(np.longdouble).eps == np.finfo(np.float64).eps:
-        z = kernels.eliminate_float64(*plan, *(np.ascontiguousarray(t, dtype=np.float64) for t in tables))
-        return z.astype(dtype, copy=False), np.zeros(0, dtype=np.int64)
-    hi, lo = kernels.eliminate_double_double(*plan, *(_split(t) for t in tables))
-    z = hi.astype(np.longdouble)
-    z += lo
-    tiny = np.flatnonzero(~(np.abs(hi[:, :, 0]).max(axis=1, initial=0.0) >= TINY))
-    return z, tiny
+    kernels, double_double, arguments = prepared
+    if not double_double:
+        return kernels.eliminate_float64(*arguments).astype(dtype, copy=False), np.zeros(0, dtype=np.int64)
+    parts = kernels.eliminate_double_double(*arguments)
+    tiny = np.flatnonzero(~(np.abs(parts[0, :, :, 0]).max(axis=1, initial=0.0) >= TINY))
+    return _joined(parts), tiny
+
+
+def term_sums(
+    packed: Any,
+    priors: np.ndarray,
+    alpha: np.ndarray,
+    beta: np.ndarray,
+    absent: np.ndarray,
+    present: np.ndarray,
+    active: np.ndarray,
+    coef: np.ndarray,
+    dtype: type,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """``sum_t coef[r, t] * Z[r, t, j]`` and ``sum_t |coef[r, t]| * Z[r, t, j]`` (each ``(R, J)``) with
+    :func:`eliminate`'s ``Z``, summed in the kernel as ``Z`` is made (in double-double, in term
+    order), and the rows left to numpy as :func:`eliminate` leaves them (their sums here are not
+    to be used); or None where the kernel does not run."""
+    prepared = _arguments(packed, (priors, alpha, beta, absent, present, active, coef), dtype)
+    if prepared is None:
+        return None
+    kernels, double_double, arguments = prepared
+    if not double_double:
+        sums = kernels.term_sums_float64(*arguments).astype(dtype, copy=False)
+        return sums[:, 0], sums[:, 1], np.zeros(0, dtype=np.int64)
+    parts, largest = kernels.term_sums_double_double(*arguments)
+    sums = _joined(parts)
+    return sums[:, 0], sums[:, 1], np.flatnonzero(~(largest >= TINY))

@@ -1,7 +1,12 @@
 """Compiled eliminations (numba): what :func:`numbdx._engine._eliminate_columns` computes, without its
 temporaries. Imported by :mod:`numbdx._kernel` only, and only when numba is installed and wanted.
 
-Both kernels walk the plan's flat tables (``_Packed.kernel_steps``, ``kernel_gather``,
+Each precision has a block function (``_columns_float64``, ``_columns_double_double``, inlined)
+that eliminates ``BLOCK`` columns, and two kernels around it: ``eliminate_*`` write ``Z`` out,
+``term_sums_*`` add each column's ``coef * Z`` into its row's sums instead (exact products, double-double
+sums in term order).
+
+The block functions walk the plan's flat tables (``_Packed.kernel_steps``, ``kernel_gather``,
 ``kernel_operands``) over ``BLOCK`` columns at a time, the columns innermost so that each line of a
 step is one vectorised loop over contiguous memory.
 
@@ -14,7 +19,8 @@ step is one vectorised loop over contiguous memory.
   which numba lacks). Each value is an unevaluated sum ``hi + lo`` of two float64 (Dekker 1971; Hida,
   Li and Bailey 2001): products by ``fma`` and sums by two-sum, about 2**-104 relative error per
   operation where ``np.longdouble`` gives 2**-64, so the engine's extended-precision bound still holds.
-  Every value here is non-negative, which keeps the simple (sloppy) double-double sum accurate.
+  Every value of the elimination is non-negative, which keeps the simple (sloppy) double-double sum
+  accurate; the signed sums over terms use the IEEE-style addition (``_add_signed``).
 """
 
 from __future__ import annotations
@@ -75,6 +81,135 @@ def _locate(first, m, n_terms, row, term):
         term[b] = (first + b) % n_terms
 
 
+@numba.njit(inline="always")
+def _two_sum(a, b):
+    """``a + b`` as ``(s, e)`` with ``s + e`` exact (Knuth), whatever the signs."""
+    s = a + b
+    v = s - a
+    return s, (a - (s - v)) + (b - v)
+
+
+@numba.njit(inline="always")
+def _add_signed(ah, al, bh, bl):
+    """``(ah + al) + (bh + bl)`` as a double-double, accurate whatever the signs (Hida, Li and
+    Bailey's IEEE addition), for the signed sums over terms, which cancel."""
+    s, e = _two_sum(ah, bh)
+    t, f = _two_sum(al, bl)
+    e += t
+    hi = s + e
+    e = e - (hi - s) + f
+    s = hi + e
+    return s, e - (s - hi)
+
+
+@numba.njit(inline="always")
+def _columns_float64(
+    first, m, n_terms, cause_start, cause_end, steps, gather, operands, final, owner,
+    priors, alpha, beta, absent, present, work, grad, cavity, run, after, prefix, weighted, row, term,
+):  # fmt: skip
+    """One block of ``m`` columns from ``first`` (each column's (row, term) left in ``row``, ``term``):
+    each column's ``Z`` with no clamp in ``prefix[len(final)]`` and, per cause, its cavity summed
+    against beta in ``weighted``, which ``present`` or ``active`` times make the clamped ``Z``."""
+    n_entries = cause_end - cause_start
+    _locate(first, m, n_terms, row, term)
+    # initial factors: priors, then g = alpha * absent + beta * present per cause entry
+    for e in range(cause_start):
+        for b in range(m):
+            work[e, b] = priors[e, row[b] if priors.shape[1] > 1 else 0]
+    for e in range(n_entries):
+        c = owner[e]
+        for b in range(m):
+            r = row[b] if alpha.shape[1] > 1 else 0
+            t = term[b]
+            work[cause_start + e, b] = alpha[e, r] * absent[row[b], t, c] + beta[e, r] * present[row[b], t, c]
+    # forward: each output entry is the sum over the summed variable of the operands' product
+    for s in range(steps.shape[0]):
+        n_ops, union, card, out_start, out_size, _, at, _ = steps[s]
+        for o in range(out_size):
+            for k in range(card):
+                u = o * card + k
+                g = gather[at + u]
+                for b in range(m):
+                    run[b] = work[g, b]
+                for i in range(1, n_ops):
+                    g = gather[at + i * union + u]
+                    for b in range(m):
+                        run[b] = run[b] * work[g, b]
+                if k == 0:
+                    for b in range(m):
+                        work[out_start + o, b] = run[b]
+                else:
+                    for b in range(m):
+                        work[out_start + o, b] = work[out_start + o, b] + run[b]
+    # the factors left multiply into Z; each one's cavity is the product of the others
+    n_final = final.shape[0]
+    for b in range(m):
+        prefix[0, b] = 1.0
+        after[b] = 1.0
+    for i in range(n_final):
+        for b in range(m):
+            prefix[i + 1, b] = prefix[i, b] * work[final[i], b]
+    for i in range(n_final - 1, -1, -1):
+        for b in range(m):
+            grad[final[i], b] = prefix[i, b] * after[b]
+            after[b] = after[b] * work[final[i], b]
+    # reverse: cavities flow back through the steps that lead to a cause factor
+    for s in range(steps.shape[0] - 1, -1, -1):
+        n_ops, union, card, out_start, _, out_needed, at, op_at = steps[s]
+        if not out_needed:
+            continue
+        for i in range(n_ops):
+            if operands[op_at + i, 2]:
+                for e in range(operands[op_at + i, 0], operands[op_at + i, 0] + operands[op_at + i, 1]):
+                    for b in range(m):
+                        grad[e, b] = 0.0
+        for u in range(union):
+            for b in range(m):
+                run[b] = grad[out_start + u // card, b]
+            for i in range(n_ops):
+                for b in range(m):
+                    cavity[i, b] = run[b]
+                if i < n_ops - 1:
+                    g = gather[at + i * union + u]
+                    for b in range(m):
+                        run[b] = run[b] * work[g, b]
+            for b in range(m):
+                after[b] = 1.0
+            for i in range(n_ops - 1, -1, -1):
+                g = gather[at + i * union + u]
+                if i < n_ops - 1:
+                    for b in range(m):
+                        cavity[i, b] = cavity[i, b] * after[b]
+                if i > 0:
+                    for b in range(m):
+                        after[b] = after[b] * work[g, b]
+                if operands[op_at + i, 2]:
+                    for b in range(m):
+                        grad[g, b] = grad[g, b] + cavity[i, b]
+    # sum over each cause's entries of cavity * beta
+    weighted[:, :m] = 0.0
+    for e in range(n_entries):
+        c = owner[e]
+        for b in range(m):
+            weighted[c, b] = weighted[c, b] + grad[cause_start + e, b] * beta[e, row[b] if beta.shape[1] > 1 else 0]
+
+
+@numba.njit(inline="always")
+def _workspace_float64(width, steps, n_final, n_causes):
+    """The buffers of :func:`_columns_float64`."""
+    return (
+        np.empty((width, BLOCK)),  # work
+        np.empty((width, BLOCK)),  # grad
+        np.empty((_widest(steps), BLOCK)),  # cavity
+        np.empty(BLOCK),  # run
+        np.empty(BLOCK),  # after
+        np.empty((n_final + 1, BLOCK)),  # prefix
+        np.empty((n_causes, BLOCK)),  # weighted
+        np.empty(BLOCK, dtype=np.int64),  # row
+        np.empty(BLOCK, dtype=np.int64),  # term
+    )
+
+
 @numba.njit(cache=True, nogil=True, boundscheck=False)
 def eliminate_float64(
     width, cause_start, cause_end, steps, gather, operands, final, owner, priors, alpha, beta, absent, present, active
@@ -85,100 +220,15 @@ def eliminate_float64(
     ``alpha``, ``beta`` ``(entries, 1|R)``; ``absent``, ``present``, ``active`` ``(R, T, C)``."""
     n_rows, n_terms, n_causes = present.shape
     n = n_rows * n_terms
-    out = np.empty((n, 1 + 2 * n_causes))
-    work = np.empty((width, BLOCK))
-    grad = np.empty((width, BLOCK))
-    cavity = np.empty((_widest(steps), BLOCK))
-    run = np.empty(BLOCK)
-    after = np.empty(BLOCK)
     n_final = final.shape[0]
-    prefix = np.empty((n_final + 1, BLOCK))
-    weighted = np.empty((n_causes, BLOCK))
-    row = np.empty(BLOCK, dtype=np.int64)
-    term = np.empty(BLOCK, dtype=np.int64)
-    n_entries = cause_end - cause_start
+    out = np.empty((n, 1 + 2 * n_causes))
+    work, grad, cavity, run, after, prefix, weighted, row, term = _workspace_float64(width, steps, n_final, n_causes)
     for first in range(0, n, BLOCK):
         m = min(BLOCK, n - first)
-        _locate(first, m, n_terms, row, term)
-        # initial factors: priors, then g = alpha * absent + beta * present per cause entry
-        for e in range(cause_start):
-            for b in range(m):
-                work[e, b] = priors[e, row[b] if priors.shape[1] > 1 else 0]
-        for e in range(n_entries):
-            c = owner[e]
-            for b in range(m):
-                r = row[b] if alpha.shape[1] > 1 else 0
-                t = term[b]
-                work[cause_start + e, b] = alpha[e, r] * absent[row[b], t, c] + beta[e, r] * present[row[b], t, c]
-        # forward: each output entry is the sum over the summed variable of the operands' product
-        for s in range(steps.shape[0]):
-            n_ops, union, card, out_start, out_size, _, at, _ = steps[s]
-            for o in range(out_size):
-                for k in range(card):
-                    u = o * card + k
-                    g = gather[at + u]
-                    for b in range(m):
-                        run[b] = work[g, b]
-                    for i in range(1, n_ops):
-                        g = gather[at + i * union + u]
-                        for b in range(m):
-                            run[b] = run[b] * work[g, b]
-                    if k == 0:
-                        for b in range(m):
-                            work[out_start + o, b] = run[b]
-                    else:
-                        for b in range(m):
-                            work[out_start + o, b] = work[out_start + o, b] + run[b]
-        # the factors left multiply into Z; each one's cavity is the product of the others
-        for b in range(m):
-            prefix[0, b] = 1.0
-            after[b] = 1.0
-        for i in range(n_final):
-            for b in range(m):
-                prefix[i + 1, b] = prefix[i, b] * work[final[i], b]
-        for i in range(n_final - 1, -1, -1):
-            for b in range(m):
-                grad[final[i], b] = prefix[i, b] * after[b]
-                after[b] = after[b] * work[final[i], b]
-        # reverse: cavities flow back through the steps that lead to a cause factor
-        for s in range(steps.shape[0] - 1, -1, -1):
-            n_ops, union, card, out_start, _, out_needed, at, op_at = steps[s]
-            if not out_needed:
-                continue
-            for i in range(n_ops):
-                if operands[op_at + i, 2]:
-                    for e in range(operands[op_at + i, 0], operands[op_at + i, 0] + operands[op_at + i, 1]):
-                        for b in range(m):
-                            grad[e, b] = 0.0
-            for u in range(union):
-                for b in range(m):
-                    run[b] = grad[out_start + u // card, b]
-                for i in range(n_ops):
-                    for b in range(m):
-                        cavity[i, b] = run[b]
-                    if i < n_ops - 1:
-                        g = gather[at + i * union + u]
-                        for b in range(m):
-                            run[b] = run[b] * work[g, b]
-                for b in range(m):
-                    after[b] = 1.0
-                for i in range(n_ops - 1, -1, -1):
-                    g = gather[at + i * union + u]
-                    if i < n_ops - 1:
-                        for b in range(m):
-                            cavity[i, b] = cavity[i, b] * after[b]
-                    if i > 0:
-                        for b in range(m):
-                            after[b] = after[b] * work[g, b]
-                    if operands[op_at + i, 2]:
-                        for b in range(m):
-                            grad[g, b] = grad[g, b] + cavity[i, b]
-        # sum over each cause's entries of cavity * beta
-        weighted[:, :m] = 0.0
-        for e in range(n_entries):
-            c = owner[e]
-            for b in range(m):
-                weighted[c, b] = weighted[c, b] + grad[cause_start + e, b] * beta[e, row[b] if beta.shape[1] > 1 else 0]
+        _columns_float64(
+            first, m, n_terms, cause_start, cause_end, steps, gather, operands, final, owner,
+            priors, alpha, beta, absent, present, work, grad, cavity, run, after, prefix, weighted, row, term,
+        )  # fmt: skip
         for b in range(m):
             j, r, t = first + b, row[b], term[b]
             out[j, 0] = prefix[n_final, b]
@@ -189,6 +239,167 @@ def eliminate_float64(
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
+def term_sums_float64(
+    width, cause_start, cause_end, steps, gather, operands, final, owner, priors, alpha, beta, absent, present, active,
+    coef,
+):  # fmt: skip
+    """``sum_t coef[r, t] * Z[r, t, j]`` and ``sum_t |coef[r, t]| * Z[r, t, j]``: ``(R, 2, J)``, with
+    :func:`eliminate_float64`'s ``Z`` (the same numbers) summed as it is made, so that ``Z`` never
+    reaches memory. Each product is taken exactly (``fma``) and added in double-double in term order,
+    then rounded once: the sum is as good as exact to float64, whatever the cancellation."""
+    n_rows, n_terms, n_causes = present.shape
+    n = n_rows * n_terms
+    n_final = final.shape[0]
+    n_out = 1 + 2 * n_causes
+    hi = np.zeros((n_rows, 2, n_out))
+    lo = np.zeros((n_rows, 2, n_out))
+    z = np.empty(n_out)
+    work, grad, cavity, run, after, prefix, weighted, row, term = _workspace_float64(width, steps, n_final, n_causes)
+    for first in range(0, n, BLOCK):
+        m = min(BLOCK, n - first)
+        _columns_float64(
+            first, m, n_terms, cause_start, cause_end, steps, gather, operands, final, owner,
+            priors, alpha, beta, absent, present, work, grad, cavity, run, after, prefix, weighted, row, term,
+        )  # fmt: skip
+        for b in range(m):
+            r, t = row[b], term[b]
+            z[0] = prefix[n_final, b]
+            for c in range(n_causes):
+                z[1 + c] = weighted[c, b] * present[r, t, c]
+                z[1 + n_causes + c] = weighted[c, b] * active[r, t, c]
+            signed, size = coef[r, t], abs(coef[r, t])
+            for j in range(n_out):
+                p = signed * z[j]
+                hi[r, 0, j], lo[r, 0, j] = _add_signed(hi[r, 0, j], lo[r, 0, j], p, _fma(signed, z[j], -p))
+                p = size * z[j]
+                hi[r, 1, j], lo[r, 1, j] = _add(hi[r, 1, j], lo[r, 1, j], p, _fma(size, z[j], -p))
+    return hi
+
+
+@numba.njit(inline="always")
+def _columns_double_double(
+    first, m, n_terms, cause_start, cause_end, steps, gather, operands, final, owner,
+    priors, alpha, beta, absent, present, work, grad, cavity, run, after, prefix, weighted, row, term,
+):  # fmt: skip
+    """:func:`_columns_float64` in double-double: every float array has a leading axis of two (the
+    high and low parts), or comes as two arrays."""
+    work_hi, work_lo, grad_hi, grad_lo = work[0], work[1], grad[0], grad[1]
+    cavity_hi, cavity_lo, run_hi, run_lo, after_hi, after_lo = cavity[0], cavity[1], run[0], run[1], after[0], after[1]
+    prefix_hi, prefix_lo, weighted_hi, weighted_lo = prefix[0], prefix[1], weighted[0], weighted[1]
+    n_entries = cause_end - cause_start
+    _locate(first, m, n_terms, row, term)
+    for e in range(cause_start):
+        for b in range(m):
+            r = row[b] if priors.shape[2] > 1 else 0
+            work_hi[e, b], work_lo[e, b] = priors[0, e, r], priors[1, e, r]
+    for e in range(n_entries):
+        c = owner[e]
+        for b in range(m):
+            r = row[b] if alpha.shape[2] > 1 else 0
+            q, t = row[b], term[b]
+            x_hi, x_lo = _mul(alpha[0, e, r], alpha[1, e, r], absent[0, q, t, c], absent[1, q, t, c])
+            y_hi, y_lo = _mul(beta[0, e, r], beta[1, e, r], present[0, q, t, c], present[1, q, t, c])
+            work_hi[cause_start + e, b], work_lo[cause_start + e, b] = _add(x_hi, x_lo, y_hi, y_lo)
+    for s in range(steps.shape[0]):
+        n_ops, union, card, out_start, out_size, _, at, _ = steps[s]
+        for o in range(out_size):
+            for k in range(card):
+                u = o * card + k
+                g = gather[at + u]
+                for b in range(m):
+                    run_hi[b], run_lo[b] = work_hi[g, b], work_lo[g, b]
+                for i in range(1, n_ops):
+                    g = gather[at + i * union + u]
+                    for b in range(m):
+                        run_hi[b], run_lo[b] = _mul(run_hi[b], run_lo[b], work_hi[g, b], work_lo[g, b])
+                w = out_start + o
+                if k == 0:
+                    for b in range(m):
+                        work_hi[w, b], work_lo[w, b] = run_hi[b], run_lo[b]
+                else:
+                    for b in range(m):
+                        work_hi[w, b], work_lo[w, b] = _add(work_hi[w, b], work_lo[w, b], run_hi[b], run_lo[b])
+    n_final = final.shape[0]
+    for b in range(m):
+        prefix_hi[0, b], prefix_lo[0, b] = 1.0, 0.0
+        after_hi[b], after_lo[b] = 1.0, 0.0
+    for i in range(n_final):
+        f = final[i]
+        for b in range(m):
+            prefix_hi[i + 1, b], prefix_lo[i + 1, b] = _mul(
+                prefix_hi[i, b], prefix_lo[i, b], work_hi[f, b], work_lo[f, b]
+            )
+    for i in range(n_final - 1, -1, -1):
+        f = final[i]
+        for b in range(m):
+            grad_hi[f, b], grad_lo[f, b] = _mul(prefix_hi[i, b], prefix_lo[i, b], after_hi[b], after_lo[b])
+            after_hi[b], after_lo[b] = _mul(after_hi[b], after_lo[b], work_hi[f, b], work_lo[f, b])
+    for s in range(steps.shape[0] - 1, -1, -1):
+        n_ops, union, card, out_start, _, out_needed, at, op_at = steps[s]
+        if not out_needed:
+            continue
+        for i in range(n_ops):
+            if operands[op_at + i, 2]:
+                for e in range(operands[op_at + i, 0], operands[op_at + i, 0] + operands[op_at + i, 1]):
+                    for b in range(m):
+                        grad_hi[e, b], grad_lo[e, b] = 0.0, 0.0
+        for u in range(union):
+            w = out_start + u // card
+            for b in range(m):
+                run_hi[b], run_lo[b] = grad_hi[w, b], grad_lo[w, b]
+            for i in range(n_ops):
+                for b in range(m):
+                    cavity_hi[i, b], cavity_lo[i, b] = run_hi[b], run_lo[b]
+                if i < n_ops - 1:
+                    g = gather[at + i * union + u]
+                    for b in range(m):
+                        run_hi[b], run_lo[b] = _mul(run_hi[b], run_lo[b], work_hi[g, b], work_lo[g, b])
+            for b in range(m):
+                after_hi[b], after_lo[b] = 1.0, 0.0
+            for i in range(n_ops - 1, -1, -1):
+                g = gather[at + i * union + u]
+                if i < n_ops - 1:
+                    for b in range(m):
+                        cavity_hi[i, b], cavity_lo[i, b] = _mul(
+                            cavity_hi[i, b], cavity_lo[i, b], after_hi[b], after_lo[b]
+                        )
+                if i > 0:
+                    for b in range(m):
+                        after_hi[b], after_lo[b] = _mul(after_hi[b], after_lo[b], work_hi[g, b], work_lo[g, b])
+                if operands[op_at + i, 2]:
+                    for b in range(m):
+                        grad_hi[g, b], grad_lo[g, b] = _add(
+                            grad_hi[g, b], grad_lo[g, b], cavity_hi[i, b], cavity_lo[i, b]
+                        )
+    weighted_hi[:, :m] = 0.0
+    weighted_lo[:, :m] = 0.0
+    for e in range(n_entries):
+        c = owner[e]
+        for b in range(m):
+            r = row[b] if beta.shape[2] > 1 else 0
+            w = cause_start + e
+            x_hi, x_lo = _mul(grad_hi[w, b], grad_lo[w, b], beta[0, e, r], beta[1, e, r])
+            weighted_hi[c, b], weighted_lo[c, b] = _add(weighted_hi[c, b], weighted_lo[c, b], x_hi, x_lo)
+
+
+@numba.njit(inline="always")
+def _workspace_double_double(width, steps, n_final, n_causes):
+    """The buffers of :func:`_columns_double_double`: :func:`_workspace_float64`'s, each with a leading
+    axis of two (high and low parts)."""
+    return (
+        np.empty((2, width, BLOCK)),  # work
+        np.empty((2, width, BLOCK)),  # grad
+        np.empty((2, _widest(steps), BLOCK)),  # cavity
+        np.empty((2, BLOCK)),  # run
+        np.empty((2, BLOCK)),  # after
+        np.empty((2, n_final + 1, BLOCK)),  # prefix
+        np.empty((2, n_causes, BLOCK)),  # weighted
+        np.empty(BLOCK, dtype=np.int64),  # row
+        np.empty(BLOCK, dtype=np.int64),  # term
+    )
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
 def eliminate_double_double(
     width, cause_start, cause_end, steps, gather, operands, final, owner, priors, alpha, beta, absent, present, active
 ):
@@ -196,113 +407,18 @@ def eliminate_double_double(
     high and low parts), the result too: ``(2, R, T, J)``."""
     n_rows, n_terms, n_causes = present.shape[1:]
     n = n_rows * n_terms
-    out = np.empty((2, n, 1 + 2 * n_causes))
-    work_hi, work_lo = np.empty((width, BLOCK)), np.empty((width, BLOCK))
-    grad_hi, grad_lo = np.empty((width, BLOCK)), np.empty((width, BLOCK))
-    widest = _widest(steps)
-    cavity_hi, cavity_lo = np.empty((widest, BLOCK)), np.empty((widest, BLOCK))
-    run_hi, run_lo = np.empty(BLOCK), np.empty(BLOCK)
-    after_hi, after_lo = np.empty(BLOCK), np.empty(BLOCK)
     n_final = final.shape[0]
-    prefix_hi, prefix_lo = np.empty((n_final + 1, BLOCK)), np.empty((n_final + 1, BLOCK))
-    weighted_hi, weighted_lo = np.empty((n_causes, BLOCK)), np.empty((n_causes, BLOCK))
-    row = np.empty(BLOCK, dtype=np.int64)
-    term = np.empty(BLOCK, dtype=np.int64)
-    n_entries = cause_end - cause_start
+    out = np.empty((2, n, 1 + 2 * n_causes))
+    work, grad, cavity, run, after, prefix, weighted, row, term = _workspace_double_double(
+        width, steps, n_final, n_causes
+    )
+    prefix_hi, prefix_lo, weighted_hi, weighted_lo = prefix[0], prefix[1], weighted[0], weighted[1]
     for first in range(0, n, BLOCK):
         m = min(BLOCK, n - first)
-        _locate(first, m, n_terms, row, term)
-        for e in range(cause_start):
-            for b in range(m):
-                r = row[b] if priors.shape[2] > 1 else 0
-                work_hi[e, b], work_lo[e, b] = priors[0, e, r], priors[1, e, r]
-        for e in range(n_entries):
-            c = owner[e]
-            for b in range(m):
-                r = row[b] if alpha.shape[2] > 1 else 0
-                q, t = row[b], term[b]
-                x_hi, x_lo = _mul(alpha[0, e, r], alpha[1, e, r], absent[0, q, t, c], absent[1, q, t, c])
-                y_hi, y_lo = _mul(beta[0, e, r], beta[1, e, r], present[0, q, t, c], present[1, q, t, c])
-                work_hi[cause_start + e, b], work_lo[cause_start + e, b] = _add(x_hi, x_lo, y_hi, y_lo)
-        for s in range(steps.shape[0]):
-            n_ops, union, card, out_start, out_size, _, at, _ = steps[s]
-            for o in range(out_size):
-                for k in range(card):
-                    u = o * card + k
-                    g = gather[at + u]
-                    for b in range(m):
-                        run_hi[b], run_lo[b] = work_hi[g, b], work_lo[g, b]
-                    for i in range(1, n_ops):
-                        g = gather[at + i * union + u]
-                        for b in range(m):
-                            run_hi[b], run_lo[b] = _mul(run_hi[b], run_lo[b], work_hi[g, b], work_lo[g, b])
-                    w = out_start + o
-                    if k == 0:
-                        for b in range(m):
-                            work_hi[w, b], work_lo[w, b] = run_hi[b], run_lo[b]
-                    else:
-                        for b in range(m):
-                            work_hi[w, b], work_lo[w, b] = _add(work_hi[w, b], work_lo[w, b], run_hi[b], run_lo[b])
-        for b in range(m):
-            prefix_hi[0, b], prefix_lo[0, b] = 1.0, 0.0
-            after_hi[b], after_lo[b] = 1.0, 0.0
-        for i in range(n_final):
-            f = final[i]
-            for b in range(m):
-                prefix_hi[i + 1, b], prefix_lo[i + 1, b] = _mul(
-                    prefix_hi[i, b], prefix_lo[i, b], work_hi[f, b], work_lo[f, b]
-                )
-        for i in range(n_final - 1, -1, -1):
-            f = final[i]
-            for b in range(m):
-                grad_hi[f, b], grad_lo[f, b] = _mul(prefix_hi[i, b], prefix_lo[i, b], after_hi[b], after_lo[b])
-                after_hi[b], after_lo[b] = _mul(after_hi[b], after_lo[b], work_hi[f, b], work_lo[f, b])
-        for s in range(steps.shape[0] - 1, -1, -1):
-            n_ops, union, card, out_start, _, out_needed, at, op_at = steps[s]
-            if not out_needed:
-                continue
-            for i in range(n_ops):
-                if operands[op_at + i, 2]:
-                    for e in range(operands[op_at + i, 0], operands[op_at + i, 0] + operands[op_at + i, 1]):
-                        for b in range(m):
-                            grad_hi[e, b], grad_lo[e, b] = 0.0, 0.0
-            for u in range(union):
-                w = out_start + u // card
-                for b in range(m):
-                    run_hi[b], run_lo[b] = grad_hi[w, b], grad_lo[w, b]
-                for i in range(n_ops):
-                    for b in range(m):
-                        cavity_hi[i, b], cavity_lo[i, b] = run_hi[b], run_lo[b]
-                    if i < n_ops - 1:
-                        g = gather[at + i * union + u]
-                        for b in range(m):
-                            run_hi[b], run_lo[b] = _mul(run_hi[b], run_lo[b], work_hi[g, b], work_lo[g, b])
-                for b in range(m):
-                    after_hi[b], after_lo[b] = 1.0, 0.0
-                for i in range(n_ops - 1, -1, -1):
-                    g = gather[at + i * union + u]
-                    if i < n_ops - 1:
-                        for b in range(m):
-                            cavity_hi[i, b], cavity_lo[i, b] = _mul(
-                                cavity_hi[i, b], cavity_lo[i, b], after_hi[b], after_lo[b]
-                            )
-                    if i > 0:
-                        for b in range(m):
-                            after_hi[b], after_lo[b] = _mul(after_hi[b], after_lo[b], work_hi[g, b], work_lo[g, b])
-                    if operands[op_at + i, 2]:
-                        for b in range(m):
-                            grad_hi[g, b], grad_lo[g, b] = _add(
-                                grad_hi[g, b], grad_lo[g, b], cavity_hi[i, b], cavity_lo[i, b]
-                            )
-        weighted_hi[:, :m] = 0.0
-        weighted_lo[:, :m] = 0.0
-        for e in range(n_entries):
-            c = owner[e]
-            for b in range(m):
-                r = row[b] if beta.shape[2] > 1 else 0
-                w = cause_start + e
-                x_hi, x_lo = _mul(grad_hi[w, b], grad_lo[w, b], beta[0, e, r], beta[1, e, r])
-                weighted_hi[c, b], weighted_lo[c, b] = _add(weighted_hi[c, b], weighted_lo[c, b], x_hi, x_lo)
+        _columns_double_double(
+            first, m, n_terms, cause_start, cause_end, steps, gather, operands, final, owner,
+            priors, alpha, beta, absent, present, work, grad, cavity, run, after, prefix, weighted, row, term,
+        )  # fmt: skip
         for b in range(m):
             j, r, t = first + b, row[b], term[b]
             out[0, j, 0], out[1, j, 0] = prefix_hi[n_final, b], prefix_lo[n_final, b]
@@ -314,3 +430,49 @@ def eliminate_double_double(
                     weighted_hi[c, b], weighted_lo[c, b], active[0, r, t, c], active[1, r, t, c]
                 )
     return out.reshape(2, n_rows, n_terms, 1 + 2 * n_causes)
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def term_sums_double_double(
+    width, cause_start, cause_end, steps, gather, operands, final, owner, priors, alpha, beta, absent, present, active,
+    coef,
+):  # fmt: skip
+    """:func:`term_sums_float64` in double-double (``coef`` too: ``(2, R, T)``): the sums
+    ``(2, R, 2, J)``, and each row's largest ``Z`` with no clamp, high part (``(R,)``: the engine
+    leaves rows below ``_kernel.TINY`` to numpy)."""
+    n_rows, n_terms, n_causes = present.shape[1:]
+    n = n_rows * n_terms
+    n_final = final.shape[0]
+    n_out = 1 + 2 * n_causes
+    sums = np.zeros((2, n_rows, 2, n_out))
+    largest = np.zeros(n_rows)
+    z_hi, z_lo = np.empty(n_out), np.empty(n_out)
+    work, grad, cavity, run, after, prefix, weighted, row, term = _workspace_double_double(
+        width, steps, n_final, n_causes
+    )
+    prefix_hi, prefix_lo, weighted_hi, weighted_lo = prefix[0], prefix[1], weighted[0], weighted[1]
+    for first in range(0, n, BLOCK):
+        m = min(BLOCK, n - first)
+        _columns_double_double(
+            first, m, n_terms, cause_start, cause_end, steps, gather, operands, final, owner,
+            priors, alpha, beta, absent, present, work, grad, cavity, run, after, prefix, weighted, row, term,
+        )  # fmt: skip
+        for b in range(m):
+            r, t = row[b], term[b]
+            z_hi[0], z_lo[0] = prefix_hi[n_final, b], prefix_lo[n_final, b]
+            largest[r] = max(largest[r], abs(z_hi[0]))
+            for c in range(n_causes):
+                z_hi[1 + c], z_lo[1 + c] = _mul(
+                    weighted_hi[c, b], weighted_lo[c, b], present[0, r, t, c], present[1, r, t, c]
+                )
+                z_hi[1 + n_causes + c], z_lo[1 + n_causes + c] = _mul(
+                    weighted_hi[c, b], weighted_lo[c, b], active[0, r, t, c], active[1, r, t, c]
+                )
+            c_hi, c_lo = coef[0, r, t], coef[1, r, t]
+            a_hi, a_lo = (c_hi, c_lo) if c_hi >= 0 else (-c_hi, -c_lo)
+            for j in range(n_out):
+                x_hi, x_lo = _mul(c_hi, c_lo, z_hi[j], z_lo[j])
+                sums[0, r, 0, j], sums[1, r, 0, j] = _add_signed(sums[0, r, 0, j], sums[1, r, 0, j], x_hi, x_lo)
+                x_hi, x_lo = _mul(a_hi, a_lo, z_hi[j], z_lo[j])
+                sums[0, r, 1, j], sums[1, r, 1, j] = _add(sums[0, r, 1, j], sums[1, r, 1, j], x_hi, x_lo)
+    return sums, largest
