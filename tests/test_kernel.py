@@ -134,6 +134,37 @@ def test_double_double_term_sums_are_within_long_double_rounding_of_the_exact_su
             assert error <= eps * abs(truth) + allowed, (value, float(truth))
 
 
+factors = st.floats(min_value=-1e150, max_value=1e150, allow_nan=False, allow_infinity=False)
+
+
+@pytest.mark.skipif(not _kernel.X87, reason="np.longdouble is not x87's 80-bit format on this platform")
+@given(st.lists(st.tuples(factors, factors), min_size=1, max_size=40))
+def test_the_bit_level_split_of_long_doubles_is_exact(pairs):
+    """``_kernel._split`` reads an x87 long double's bits to make ``hi + lo`` in one pass: the sum must
+    be the long double exactly (products of two doubles use the whole 64-bit significand), ``lo``
+    within half an ulp of ``hi``, as numpy's split in long double arithmetic gives."""
+    x = np.array([np.longdouble(a) * np.longdouble(b) for a, b in pairs])
+    x = np.concatenate([x, [0.0, -0.0, np.longdouble(2) ** -16000, np.longdouble(1) / 3]]).astype(np.longdouble)
+    with _kernel.use("numba"):
+        bits = _kernel._split(x, _kernel._kernels())
+    numpy = _kernel._split(x)
+    normal = np.abs(x) >= 2.0**-960  # below, both lose bits as float64 does (and rows go to numpy)
+    for parts in (bits, numpy):
+        np.testing.assert_array_equal((parts[0].astype(np.longdouble) + parts[1])[normal], x[normal])
+        assert (np.abs(parts[1]) <= np.spacing(np.abs(parts[0])) / 2).all()
+    assert (np.abs(bits[0] - numpy[0]) <= np.spacing(np.abs(numpy[0]))).all()  # ties may round apart
+    tiny = bits[0].astype(np.longdouble) + bits[1] - x
+    assert (np.abs(tiny[~normal]) <= 2.0**-1074).all()  # as a cast to float64: within a subnormal step
+
+
+@pytest.mark.skipif(not _kernel.X87, reason="np.longdouble is not x87's 80-bit format on this platform")
+def test_the_bit_level_split_keeps_infinities_and_nan():
+    with _kernel.use("numba"):
+        parts = _kernel._split(np.array([np.inf, -np.inf, np.nan], dtype=np.longdouble), _kernel._kernels())
+    assert parts[0, 0] == np.inf and parts[0, 1] == -np.inf and np.isnan(parts[0, 2])
+    assert (parts[1] == 0).all()
+
+
 @pytest.mark.skipif(not EXTENDED, reason="np.longdouble is float64 on this platform")
 def test_rows_whose_terms_are_all_tiny_are_left_to_numpy(monkeypatch):
     """Double-double has float64's exponent range: rows whose ``Z`` is below ``TINY`` in every term

@@ -476,3 +476,46 @@ def term_sums_double_double(
                 x_hi, x_lo = _mul(a_hi, a_lo, z_hi[j], z_lo[j])
                 sums[0, r, 1, j], sums[1, r, 1, j] = _add(sums[0, r, 1, j], sums[1, r, 1, j], x_hi, x_lo)
     return sums, largest
+
+
+POWERS_OF_TWO = np.ldexp(1.0, np.arange(-1074, 1024))  # every power of two float64 holds
+
+
+@numba.njit(inline="always")
+def _times_power_of_two(x, exponent, powers):
+    """``x * 2**exponent``, rounded once (``x``: an integer below 2**54): exact while the result is
+    a normal float64, subnormal or zero below, infinite above."""
+    k = exponent + 1074
+    if k < 0:  # in two exact-then-rounding steps: no power of two that small is a float64
+        return (x * powers[k + 600]) * powers[1074 - 600] if k + 600 >= 0 else 0.0 * x
+    if k >= powers.shape[0]:
+        return x * np.inf
+    return x * powers[k]
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def split_x87(words, powers):
+    """x87 80-bit long doubles as double-doubles ``(2, N)`` with ``hi + lo`` exactly each value:
+    ``words (N, 2)`` uint64 is the long doubles' memory (little-endian: the 64-bit significand with
+    its explicit integer bit, then sign and exponent); ``powers``: :data:`POWERS_OF_TWO`. ``hi`` is
+    the significand rounded to 53 bits (halves up), ``lo`` the 11 bits left, signed; both are exact
+    in float64 down to about 2**-1000 (smaller values lose bits, as a cast to float64 does). What
+    ``np.longdouble`` arithmetic does in several passes, in one."""
+    n = words.shape[0]
+    out = np.empty((2, n))
+    one, ten, eleven = np.uint64(1), np.uint64(10), np.uint64(11)
+    for i in range(n):
+        significand = words[i, 0]
+        biased = np.int64(words[i, 1] & np.uint64(0x7FFF))
+        up = (significand >> ten) & one
+        if biased == 0x7FFF:  # infinity or NaN: no finite parts
+            high, low = (np.inf if significand << one == 0 else np.nan), 0.0
+        else:
+            exponent = biased - 16383 - 63  # the value is significand * 2**exponent
+            high = _times_power_of_two(np.float64((significand >> eleven) + up), exponent + 11, powers)
+            low = np.float64(np.int64(significand & np.uint64(0x7FF)) - np.int64(up << eleven))
+            low = _times_power_of_two(low, exponent, powers)
+        if words[i, 1] & np.uint64(0x8000):
+            high, low = -high, -low
+        out[0, i], out[1, i] = high, low
+    return out
