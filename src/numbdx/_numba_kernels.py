@@ -105,11 +105,12 @@ def _add_signed(ah, al, bh, bl):
 @numba.njit(inline="always")
 def _columns_float64(
     first, m, n_terms, cause_start, cause_end, steps, gather, operands, final, owner,
-    priors, alpha, beta, absent, present, work, grad, cavity, run, after, prefix, weighted, row, term,
+    priors, alpha, beta, absent, present, active,
+    work, grad, cavity, run, after, prefix, weighted, row, term, z,
 ):  # fmt: skip
-    """One block of ``m`` columns from ``first`` (each column's (row, term) left in ``row``, ``term``):
-    each column's ``Z`` with no clamp in ``prefix[len(final)]`` and, per cause, its cavity summed
-    against beta in ``weighted``, which ``present`` or ``active`` times make the clamped ``Z``."""
+    """One block of ``m`` columns from ``first``: each column's (row, term) in ``row``, ``term`` and its
+    ``Z`` over the clamps in ``z[b]`` (no clamp: the final product; cause ``c`` present or activating:
+    the cause's cavity summed against beta, times ``present`` or ``active``)."""
     n_entries = cause_end - cause_start
     _locate(first, m, n_terms, row, term)
     # initial factors: priors, then g = alpha * absent + beta * present per cause entry
@@ -192,6 +193,13 @@ def _columns_float64(
         c = owner[e]
         for b in range(m):
             weighted[c, b] = weighted[c, b] + grad[cause_start + e, b] * beta[e, row[b] if beta.shape[1] > 1 else 0]
+    n_causes = present.shape[2]
+    for b in range(m):
+        r, t = row[b], term[b]
+        z[b, 0] = prefix[n_final, b]
+        for c in range(n_causes):
+            z[b, 1 + c] = weighted[c, b] * present[r, t, c]
+            z[b, 1 + n_causes + c] = weighted[c, b] * active[r, t, c]
 
 
 @numba.njit(inline="always")
@@ -207,6 +215,7 @@ def _workspace_float64(width, steps, n_final, n_causes):
         np.empty((n_causes, BLOCK)),  # weighted
         np.empty(BLOCK, dtype=np.int64),  # row
         np.empty(BLOCK, dtype=np.int64),  # term
+        np.empty((BLOCK, 1 + 2 * n_causes)),  # z
     )
 
 
@@ -222,19 +231,15 @@ def eliminate_float64(
     n = n_rows * n_terms
     n_final = final.shape[0]
     out = np.empty((n, 1 + 2 * n_causes))
-    work, grad, cavity, run, after, prefix, weighted, row, term = _workspace_float64(width, steps, n_final, n_causes)
+    work, grad, cavity, run, after, prefix, weighted, row, term, z = _workspace_float64(width, steps, n_final, n_causes)
     for first in range(0, n, BLOCK):
         m = min(BLOCK, n - first)
         _columns_float64(
             first, m, n_terms, cause_start, cause_end, steps, gather, operands, final, owner,
-            priors, alpha, beta, absent, present, work, grad, cavity, run, after, prefix, weighted, row, term,
+            priors, alpha, beta, absent, present, active,
+            work, grad, cavity, run, after, prefix, weighted, row, term, z,
         )  # fmt: skip
-        for b in range(m):
-            j, r, t = first + b, row[b], term[b]
-            out[j, 0] = prefix[n_final, b]
-            for c in range(n_causes):
-                out[j, 1 + c] = weighted[c, b] * present[r, t, c]
-                out[j, 1 + n_causes + c] = weighted[c, b] * active[r, t, c]
+        out[first : first + m] = z[:m]
     return out.reshape(n_rows, n_terms, 1 + 2 * n_causes)
 
 
@@ -253,36 +258,33 @@ def term_sums_float64(
     n_out = 1 + 2 * n_causes
     hi = np.zeros((n_rows, 2, n_out))
     lo = np.zeros((n_rows, 2, n_out))
-    z = np.empty(n_out)
-    work, grad, cavity, run, after, prefix, weighted, row, term = _workspace_float64(width, steps, n_final, n_causes)
+    work, grad, cavity, run, after, prefix, weighted, row, term, z = _workspace_float64(width, steps, n_final, n_causes)
     for first in range(0, n, BLOCK):
         m = min(BLOCK, n - first)
         _columns_float64(
             first, m, n_terms, cause_start, cause_end, steps, gather, operands, final, owner,
-            priors, alpha, beta, absent, present, work, grad, cavity, run, after, prefix, weighted, row, term,
+            priors, alpha, beta, absent, present, active,
+            work, grad, cavity, run, after, prefix, weighted, row, term, z,
         )  # fmt: skip
         for b in range(m):
             r, t = row[b], term[b]
-            z[0] = prefix[n_final, b]
-            for c in range(n_causes):
-                z[1 + c] = weighted[c, b] * present[r, t, c]
-                z[1 + n_causes + c] = weighted[c, b] * active[r, t, c]
             signed, size = coef[r, t], abs(coef[r, t])
             for j in range(n_out):
-                p = signed * z[j]
-                hi[r, 0, j], lo[r, 0, j] = _add_signed(hi[r, 0, j], lo[r, 0, j], p, _fma(signed, z[j], -p))
-                p = size * z[j]
-                hi[r, 1, j], lo[r, 1, j] = _add(hi[r, 1, j], lo[r, 1, j], p, _fma(size, z[j], -p))
+                p = signed * z[b, j]
+                hi[r, 0, j], lo[r, 0, j] = _add_signed(hi[r, 0, j], lo[r, 0, j], p, _fma(signed, z[b, j], -p))
+                p = size * z[b, j]
+                hi[r, 1, j], lo[r, 1, j] = _add(hi[r, 1, j], lo[r, 1, j], p, _fma(size, z[b, j], -p))
     return hi
 
 
 @numba.njit(inline="always")
 def _columns_double_double(
     first, m, n_terms, cause_start, cause_end, steps, gather, operands, final, owner,
-    priors, alpha, beta, absent, present, work, grad, cavity, run, after, prefix, weighted, row, term,
+    priors, alpha, beta, absent, present, active,
+    work, grad, cavity, run, after, prefix, weighted, row, term, z,
 ):  # fmt: skip
     """:func:`_columns_float64` in double-double: every float array has a leading axis of two (the
-    high and low parts), or comes as two arrays."""
+    high and low parts)."""
     work_hi, work_lo, grad_hi, grad_lo = work[0], work[1], grad[0], grad[1]
     cavity_hi, cavity_lo, run_hi, run_lo, after_hi, after_lo = cavity[0], cavity[1], run[0], run[1], after[0], after[1]
     prefix_hi, prefix_lo, weighted_hi, weighted_lo = prefix[0], prefix[1], weighted[0], weighted[1]
@@ -380,6 +382,17 @@ def _columns_double_double(
             w = cause_start + e
             x_hi, x_lo = _mul(grad_hi[w, b], grad_lo[w, b], beta[0, e, r], beta[1, e, r])
             weighted_hi[c, b], weighted_lo[c, b] = _add(weighted_hi[c, b], weighted_lo[c, b], x_hi, x_lo)
+    n_causes = present.shape[3]
+    z_hi, z_lo = z[0], z[1]
+    for b in range(m):
+        r, t = row[b], term[b]
+        z_hi[b, 0], z_lo[b, 0] = prefix_hi[n_final, b], prefix_lo[n_final, b]
+        for c in range(n_causes):
+            w_hi, w_lo = weighted_hi[c, b], weighted_lo[c, b]
+            z_hi[b, 1 + c], z_lo[b, 1 + c] = _mul(w_hi, w_lo, present[0, r, t, c], present[1, r, t, c])
+            z_hi[b, 1 + n_causes + c], z_lo[b, 1 + n_causes + c] = _mul(
+                w_hi, w_lo, active[0, r, t, c], active[1, r, t, c]
+            )
 
 
 @numba.njit(inline="always")
@@ -396,6 +409,7 @@ def _workspace_double_double(width, steps, n_final, n_causes):
         np.empty((2, n_causes, BLOCK)),  # weighted
         np.empty(BLOCK, dtype=np.int64),  # row
         np.empty(BLOCK, dtype=np.int64),  # term
+        np.empty((2, BLOCK, 1 + 2 * n_causes)),  # z
     )
 
 
@@ -409,26 +423,17 @@ def eliminate_double_double(
     n = n_rows * n_terms
     n_final = final.shape[0]
     out = np.empty((2, n, 1 + 2 * n_causes))
-    work, grad, cavity, run, after, prefix, weighted, row, term = _workspace_double_double(
+    work, grad, cavity, run, after, prefix, weighted, row, term, z = _workspace_double_double(
         width, steps, n_final, n_causes
     )
-    prefix_hi, prefix_lo, weighted_hi, weighted_lo = prefix[0], prefix[1], weighted[0], weighted[1]
     for first in range(0, n, BLOCK):
         m = min(BLOCK, n - first)
         _columns_double_double(
             first, m, n_terms, cause_start, cause_end, steps, gather, operands, final, owner,
-            priors, alpha, beta, absent, present, work, grad, cavity, run, after, prefix, weighted, row, term,
+            priors, alpha, beta, absent, present, active,
+            work, grad, cavity, run, after, prefix, weighted, row, term, z,
         )  # fmt: skip
-        for b in range(m):
-            j, r, t = first + b, row[b], term[b]
-            out[0, j, 0], out[1, j, 0] = prefix_hi[n_final, b], prefix_lo[n_final, b]
-            for c in range(n_causes):
-                out[0, j, 1 + c], out[1, j, 1 + c] = _mul(
-                    weighted_hi[c, b], weighted_lo[c, b], present[0, r, t, c], present[1, r, t, c]
-                )
-                out[0, j, 1 + n_causes + c], out[1, j, 1 + n_causes + c] = _mul(
-                    weighted_hi[c, b], weighted_lo[c, b], active[0, r, t, c], active[1, r, t, c]
-                )
+        out[:, first : first + m] = z[:, :m]
     return out.reshape(2, n_rows, n_terms, 1 + 2 * n_causes)
 
 
@@ -446,34 +451,26 @@ def term_sums_double_double(
     n_out = 1 + 2 * n_causes
     sums = np.zeros((2, n_rows, 2, n_out))
     largest = np.zeros(n_rows)
-    z_hi, z_lo = np.empty(n_out), np.empty(n_out)
-    work, grad, cavity, run, after, prefix, weighted, row, term = _workspace_double_double(
+    work, grad, cavity, run, after, prefix, weighted, row, term, z = _workspace_double_double(
         width, steps, n_final, n_causes
     )
-    prefix_hi, prefix_lo, weighted_hi, weighted_lo = prefix[0], prefix[1], weighted[0], weighted[1]
     for first in range(0, n, BLOCK):
         m = min(BLOCK, n - first)
         _columns_double_double(
             first, m, n_terms, cause_start, cause_end, steps, gather, operands, final, owner,
-            priors, alpha, beta, absent, present, work, grad, cavity, run, after, prefix, weighted, row, term,
+            priors, alpha, beta, absent, present, active,
+            work, grad, cavity, run, after, prefix, weighted, row, term, z,
         )  # fmt: skip
+        z_hi, z_lo = z[0], z[1]
         for b in range(m):
             r, t = row[b], term[b]
-            z_hi[0], z_lo[0] = prefix_hi[n_final, b], prefix_lo[n_final, b]
-            largest[r] = max(largest[r], abs(z_hi[0]))
-            for c in range(n_causes):
-                z_hi[1 + c], z_lo[1 + c] = _mul(
-                    weighted_hi[c, b], weighted_lo[c, b], present[0, r, t, c], present[1, r, t, c]
-                )
-                z_hi[1 + n_causes + c], z_lo[1 + n_causes + c] = _mul(
-                    weighted_hi[c, b], weighted_lo[c, b], active[0, r, t, c], active[1, r, t, c]
-                )
+            largest[r] = max(largest[r], abs(z_hi[b, 0]))
             c_hi, c_lo = coef[0, r, t], coef[1, r, t]
             a_hi, a_lo = (c_hi, c_lo) if c_hi >= 0 else (-c_hi, -c_lo)
             for j in range(n_out):
-                x_hi, x_lo = _mul(c_hi, c_lo, z_hi[j], z_lo[j])
+                x_hi, x_lo = _mul(c_hi, c_lo, z_hi[b, j], z_lo[b, j])
                 sums[0, r, 0, j], sums[1, r, 0, j] = _add_signed(sums[0, r, 0, j], sums[1, r, 0, j], x_hi, x_lo)
-                x_hi, x_lo = _mul(a_hi, a_lo, z_hi[j], z_lo[j])
+                x_hi, x_lo = _mul(a_hi, a_lo, z_hi[b, j], z_lo[b, j])
                 sums[0, r, 1, j], sums[1, r, 1, j] = _add(sums[0, r, 1, j], sums[1, r, 1, j], x_hi, x_lo)
     return sums, largest
 
