@@ -312,3 +312,79 @@ def test_sums_without_gathers_add_in_the_gathered_order(context):
         got = _engine._segment_sums(scaled[entries], size)
         expected = np.stack([in_order(starts[c] + np.arange(size), scaled) for c in causes])
         np.testing.assert_array_equal(got, expected)
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    st.lists(evidence(numbdx.load_model(), max_findings=2, max_risk_factors=8, chief=None), min_size=2, max_size=40),
+    st.sampled_from([np.float64, np.longdouble]),
+)
+def test_a_frames_upper_tables_are_each_rows_own(evidence_rows, dtype):
+    """A frame's upper-layer tables are made once, from one row per distinct value of each table's
+    indicators (``_UpperTables``). Every row must get bit for bit the tables ``_factors`` makes for
+    it alone, whichever rows share its frame, and the plan they were made for."""
+    from numbdx import _engine
+
+    model = numbdx.load_model()
+    codes = possible_codes(model, evidence_rows)
+    if codes is None:
+        return
+    compiled = _engine._compile(model)
+    saved = _engine.DENSE_KEYS
+    try:
+        for dense_keys in (saved, 0):  # rows matched to their tables through a dense table, then by sorting
+            _engine.DENSE_KEYS = dense_keys
+            _check_upper_tables(model, compiled, codes, dtype)
+    finally:
+        _engine.DENSE_KEYS = saved
+
+
+def _check_upper_tables(model, compiled, codes, dtype):
+    from numbdx import _engine
+
+    whole = _engine._UpperTables(model, compiled, codes.upper)
+    half = whole.subset(np.arange(len(codes))[::2])  # the re-expanded rows' view of the same tables
+    observed = codes.upper[:, list(_engine.CONTEXT)] >= 0
+    for r in range(len(codes)):
+        same = np.flatnonzero((observed == observed[r]).all(axis=1))  # an elimination's rows
+        plan, tables = whole.get(same, dtype)
+        alone_plan, priors, causes = _engine._factors(model, compiled, codes.upper[r : r + 1], dtype, shared=True)
+        assert plan is alone_plan  # plans are cached by scope: the same object
+        alone = _engine._stack_tables(priors, causes)
+        column = int(np.flatnonzero(same == r)[0])
+        for got, expected in zip(tables, alone):
+            assert got.dtype == np.dtype(dtype)
+            np.testing.assert_array_equal(got[:, column], expected[:, 0])
+        if r % 2 == 0:
+            _, from_half = half.get(np.array([r // 2]), dtype)
+            for got, expected in zip(from_half, alone):
+                np.testing.assert_array_equal(got[:, 0], expected[:, 0])
+
+
+def test_positives_with_at_most_one_cause_never_cancel():
+    """A positive finding with no cause (numb_calf: its leak alone) or one (blood_sugar_high) is
+    expanded as "fired through the leak, or else through its cause": no more terms than ``1 -
+    P(off)`` and none negative. The leak-only finding is one term, so a patient's answer with it
+    is the answer without it (the leak does not depend on the causes), and its evidence probability
+    is the leak's times the other's."""
+    from numbdx import _engine
+
+    model = numbdx.load_model()
+    compiled = _engine._compile(model)
+    for name in ("numb_calf", "blood_sugar_high"):
+        f = model.finding_index[name]
+        assert len(model.findings[f].parents) <= 1 and not compiled.signed[f]
+        choices = _engine._finding_choices(model, f, 1)
+        assert len(choices) == len(model.findings[f].parents) + 1
+        assert all(coef > 0 for coef, *_ in choices)
+    base = {"age": 60, "sex": "male", "numb_toes": True, "tingling": True}
+    without = _engine.infer_codes(model, _engine.codes_from_evidence(model, [normalise(model, base)]))
+    calf = model.findings[model.finding_index["numb_calf"]]
+    with_calf = _engine.infer_codes(
+        model, _engine.codes_from_evidence(model, [normalise(model, {**base, "numb_calf": True})])
+    )
+    np.testing.assert_allclose(with_calf.posterior, without.posterior, rtol=1e-13)
+    np.testing.assert_allclose(
+        with_calf.evidence_probability, without.evidence_probability * calf.leak_probs[1], rtol=1e-13
+    )
+    assert with_calf.terms[0] == without.terms[0]

@@ -40,6 +40,7 @@ a term budget) and it is computed again; past that the engine refuses rather tha
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -64,8 +65,10 @@ AUTO_EXACT_POSITIVES = 12
 # 1 + 0.82 * 3.1 = 3.5 against 3.1; at 3 it is the cheaper start (1 + 0.33 * 3.1 = 2.0)
 SIGNED_FOR_EXTENDED = 4
 # positive findings with at most this many causes, and at most this probability, are expanded without
-# cancellation (see _rare)
+# cancellation (see _rare); so is every positive finding with at most ORDERED_FREE_PARENTS causes,
+# whose ordered expansion has no more terms than the signed one (leak first, or its one cause)
 ORDERED_MAX_PARENTS = 6
+ORDERED_FREE_PARENTS = 1
 RARE_ON = 0.02
 CHUNK_ELEMENTS = 1_000_000  # rows x terms x widest table entry per elimination pass
 TERM_CHUNK_ELEMENTS = 65_536  # terms x widest table entry per pass when one row has many terms
@@ -80,6 +83,7 @@ CLAMPED_MAX_ENTRIES = 100_000
 # depends on a row's own terms, never on its batch
 KERNEL_MIN_TERMS = 256
 COLUMN_CHUNK = 512  # (row, term) pairs per workspace pass of the numpy elimination (measured: 256-4096, 512 best)
+DENSE_KEYS = 1 << 22  # a frame's upper tables are matched to rows through a table this large, else by sorting
 FACTOR_CACHE_SIZE = 4096  # single-patient contexts whose upper-layer tables are kept
 # The side finding's evidence: unknown side with leg numbness, left, right, both, no leg numbness, and
 # nothing known (the prior given the context).
@@ -180,11 +184,17 @@ def _p_on_bound(model: Model, index: int) -> float:
 
 
 def _rare(model: Model, index: int) -> bool:
-    """A finding with few causes whose probability is small in every context: for it ``1 - P(off)``
-    cancels (relative error grows like 1/P(on)), so a positive one is always expanded without
-    cancellation."""
+    """Whether a positive observation of the finding is always expanded without cancellation: a
+    finding with few causes whose probability is small in every context (for it ``1 - P(off)``
+    cancels, relative error growing like 1/P(on)), or one with at most one cause, whose ordered
+    expansion needs no more terms than ``1 - P(off)`` (two: one with no cause, e.g. numb_calf, would
+    otherwise cancel ``1 - (1 - leak)`` for nothing)."""
     f = model.findings[index]
-    return f.n_patterns == 2 and len(f.parents) <= ORDERED_MAX_PARENTS and _p_on_bound(model, index) <= RARE_ON
+    if f.n_patterns != 2:
+        return False
+    if len(f.parents) <= ORDERED_FREE_PARENTS:
+        return True
+    return len(f.parents) <= ORDERED_MAX_PARENTS and _p_on_bound(model, index) <= RARE_ON
 
 
 def two_pattern_terms(
@@ -473,6 +483,7 @@ def _eliminate(
     shared: bool = False,
     kernel: bool | None = None,
     coef: np.ndarray | None = None,
+    factors: tuple[_Plan, tuple[np.ndarray, ...]] | None = None,
 ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """``Z[r, t, j]``: the upper layer summed out for each row, term and clamp: ``j = 0`` none,
     ``j = 1 + c`` cause ``c`` present, ``j = 1 + C + c`` cause ``c`` producing the numbness.
@@ -480,7 +491,13 @@ def _eliminate(
     ``shared`` plans and when the rows have that many terms here (callers that pass a slice of each
     row's terms decide from the whole row). With the terms' coefficients ``coef (R, T)``, returns
     instead the sums over terms of ``coef * Z`` and ``|coef| * Z`` (each ``(R, J)``; see
-    :func:`_term_sums`), which the kernel makes without writing ``Z`` out."""
+    :func:`_term_sums`), which the kernel makes without writing ``Z`` out. ``factors``: the plan and
+    :func:`_stack_tables` of these rows' upper layer, if already made (:class:`_UpperTables`)."""
+    if factors is not None:
+        plan, tables = factors
+        if kernel is None:
+            kernel = shared or present.shape[1] >= KERNEL_MIN_TERMS
+        return _eliminate_batch(plan, [], [], absent, present, active, dtype, tables, kernel=kernel, coef=coef)
     # one patient, or rows of one patient's context (the triage's and the value of information's
     # batches: the same context, other findings): the tables depend on the context alone, and contexts
     # repeat. Frames (shared) keep to one row, so that their many contexts do not fill the cache.
@@ -597,6 +614,106 @@ def _factors(
         causes.append((scope, alpha, compact(beta)[1]))
     plan = _plan(tuple(s for s, _ in priors) + tuple(s for s, _, _ in causes), compiled.upper_cards, len(priors))
     return plan, priors, causes
+
+
+class _UpperTables:
+    """The upper layer's tables for every row of a frame (shared plans), made once per dtype and
+    pattern of observed context variables, then sliced for each elimination: a cohort of 10,000 rows
+    has over a hundred eliminations, each of which made its rows' tables anew.
+
+    They are made from few rows: in a shared plan the context (age, sex) is selected and risk factors
+    enter as indicators, a prior's table carrying its own variable's and a cause's table those of the
+    variables absorbed into it (see :func:`_compile`). A row's table therefore depends on its
+    context and those indicators alone, which take a few values among thousands of rows. Per context,
+    :func:`_factors` runs on one row per distinct value of each table's indicators, and each row takes
+    its table from the row with its values. :func:`_factors` works row by row, so every row's tables
+    are those it would have had in any batch (the tests compare them bit for bit)."""
+
+    def __init__(self, model: Model, compiled: _Compiled, upper: np.ndarray, rows: np.ndarray | None = None) -> None:
+        self._model, self._compiled, self._upper = model, compiled, upper
+        self._rows = rows  # the callers' row numbers -> rows of ``upper``
+        self._made: dict[tuple[bytes, str], tuple[_Plan, tuple[np.ndarray, ...], np.ndarray]] = {}
+
+    def subset(self, rows: np.ndarray) -> _UpperTables:
+        """The same tables for ``rows`` (numbered from 0), sharing what is made."""
+        mapped = rows if self._rows is None else self._rows[rows]
+        subset = _UpperTables(self._model, self._compiled, self._upper, mapped)
+        subset._made = self._made
+        return subset
+
+    def get(self, rows: np.ndarray, dtype: type) -> tuple[_Plan, tuple[np.ndarray, ...]]:
+        """The plan and :func:`_stack_tables` of ``rows``, which observe the same context variables."""
+        rows = rows if self._rows is None else self._rows[rows]
+        observed = self._upper[:, list(CONTEXT)] >= 0
+        key = (observed[rows[0]].tobytes(), np.dtype(dtype).name)
+        made = self._made.get(key)
+        if made is None:
+            members = np.flatnonzero((observed == observed[rows[0]]).all(axis=1))
+            plan, tables = self._make(self._upper[members], dtype)
+            column = np.full(len(self._upper), -1, dtype=np.intp)
+            column[members] = np.arange(len(members))
+            made = self._made[key] = (plan, tables, column)
+        plan, tables, column = made
+        return plan, tuple(t[:, column[rows]] for t in tables)
+
+    def _make(self, upper: np.ndarray, dtype: type) -> tuple[_Plan, tuple[np.ndarray, ...]]:
+        """The plan and :func:`_stack_tables` of ``upper``'s rows (one pattern of observed context)."""
+        compiled = self._compiled
+        indicators = [[scope[-1]] for scope, _ in compiled.prior_scopes]
+        indicators += [list(absorbed) for _, absorbed in compiled.cause_scopes]
+        n_tables = len(indicators)
+        # each (row, table) gets a key: its context, the table, and the table's indicators' states
+        context_cards = np.array([compiled.upper_cards[v] + 1 for v in CONTEXT])  # + 1: not observed
+        context_code = (upper[:, list(CONTEXT)] + 1) @ np.cumprod([1, *context_cards[:-1]])
+        _, context = np.unique(context_code, return_inverse=True)
+        base = 1 + max((compiled.upper_cards[v] for v in itertools.chain(*indicators)), default=1)
+        span = base ** max(map(len, indicators))
+        weights = np.zeros((upper.shape[1], n_tables))
+        for i, variables in enumerate(indicators):
+            weights[variables, i] = base ** np.arange(len(variables))
+        codes = ((upper + 1).astype(np.float64) @ weights).astype(np.int64)  # small integers: exact
+        key = (context[:, None] * n_tables + np.arange(n_tables)) * span + codes
+        flat = key.reshape(-1)
+        space = (int(context.max()) + 1) * n_tables * span
+        if space <= DENSE_KEYS:  # a table over every possible key, which needs no sort
+            seen = np.zeros(space, dtype=bool)
+            seen[flat] = True
+            occurrence = np.empty(space, dtype=np.intp)
+            occurrence[flat] = np.arange(flat.size)  # one (row, table) with that key, whichever
+            keys = np.flatnonzero(seen)
+            first, index = occurrence[keys], (np.cumsum(seen) - 1)[flat]
+        else:
+            keys, first, index = np.unique(flat, return_index=True, return_inverse=True)
+        source = first // n_tables  # a row with each key
+        block = keys // span  # context * n_tables + table
+        rank = np.arange(len(keys)) - np.searchsorted(block, block)  # among its table's keys in its context
+        of_context = block // n_tables
+        per_context = np.zeros(int(of_context.max()) + 1, dtype=np.intp)
+        np.maximum.at(per_context, of_context, rank + 1)
+        made_row = np.concatenate([[0], np.cumsum(per_context)[:-1]])[of_context] + rank
+        # one made row per context and rank: its context's states, and each table's indicators from
+        # that table's key of that rank (tables' indicators are disjoint: a variable is absorbed or not)
+        made = np.empty((int(per_context.sum()), upper.shape[1]), dtype=upper.dtype)
+        made[made_row] = upper[source]
+        counts = np.array([len(v) for v in indicators])[block % n_tables]
+        variables = np.concatenate([indicators[i] for i in block % n_tables]).astype(np.intp)
+        made[np.repeat(made_row, counts), variables] = upper[np.repeat(source, counts), variables]
+        plan, priors, causes = _factors(self._model, compiled, made, dtype, shared=True)
+        of_row = made_row[index].reshape(key.shape).T  # (tables, rows): the made row with each row's table
+        stacked = []
+        for group in (
+            [(i, table) for i, (_, table) in enumerate(priors)],
+            [(len(priors) + c, alpha) for c, (_, alpha, _) in enumerate(causes)],
+            [(len(priors) + c, beta) for c, (_, _, beta) in enumerate(causes)],
+        ):
+            parts = [
+                np.ascontiguousarray(table.T).take(of_row[i], axis=1)
+                if len(table) > 1
+                else np.broadcast_to(table.T, (table.shape[1], len(upper)))
+                for i, table in group
+            ]
+            stacked.append(np.concatenate(parts or [np.zeros((0, len(upper)), dtype=dtype)], axis=0))
+        return plan, tuple(stacked)
 
 
 def _eliminate_batch(
@@ -1096,11 +1213,18 @@ def _plan_groups(compiled: _Compiled, codes: Codes) -> tuple[np.ndarray, np.ndar
 
 
 def _sums(
-    model: Model, compiled: _Compiled, codes: Codes, rows: np.ndarray, dtype: type, term_key: np.ndarray
+    model: Model,
+    compiled: _Compiled,
+    codes: Codes,
+    rows: np.ndarray,
+    dtype: type,
+    term_key: np.ndarray,
+    upper_tables: _UpperTables | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For rows of one plan group: signed and absolute sums over terms of ``Z[r, t, j]``, and term
     counts. Each term structure's terms are built apart, then stacked for one elimination.
-    ``term_key``: the rows' term keys from :func:`_plan_groups`."""
+    ``term_key``: the rows' term keys from :func:`_plan_groups`; ``upper_tables``: the upper layer's
+    tables of ``codes``' rows, made once (frames)."""
     sub = codes.take(rows)
     if (term_key == term_key[0]).all():
         built = _group_terms(model, compiled, sub.findings, int(sub.side[0]), dtype)
@@ -1126,6 +1250,7 @@ def _sums(
     for start in range(0, len(rows), step):
         part = slice(start, start + step)
         upper = codes.upper[rows][part]
+        factors = upper_tables.get(rows[part], dtype) if upper_tables is not None else None
         for t in (slice(t0, t0 + term_step) for t0 in range(0, n_terms, term_step)):
             signed, size = _eliminate(
                 model,
@@ -1138,6 +1263,7 @@ def _sums(
                 codes.shared,
                 kernel,
                 coef=coef[part, t],
+                factors=factors,
             )
             total[part] += signed
             absolute[part] += size
@@ -1221,9 +1347,11 @@ def _solve(
     out: dict[str, np.ndarray],
     failure: list,
     target_error: float = TARGET_ERROR,
+    upper_tables: _UpperTables | None = None,
 ) -> np.ndarray:
     """Fill ``out`` (posteriors, evidence probability, error bound, terms) for every row of ``codes``
-    that can be answered; set ``failure`` for the others; return the rows that lost precision."""
+    that can be answered; set ``failure`` for the others; return the rows that lost precision.
+    ``upper_tables``: see :func:`_sums`."""
     n_causes = len(model.causes)
     ops = 4 * (n_causes + len(model.upper) + (codes.findings >= 0).sum(axis=1) + 8)
     groups, terms_of_row, term_key = _plan_groups(compiled, codes)
@@ -1252,7 +1380,7 @@ def _solve(
             if not len(pending):
                 continue
             eps = float(np.finfo(dtype).eps)
-            total, absolute, n = _sums(model, compiled, codes, pending, dtype, term_key[pending])
+            total, absolute, n = _sums(model, compiled, codes, pending, dtype, term_key[pending], upper_tables)
             p_e = total[:, 0]
             ok = p_e > eps * ops[pending] * absolute[:, 0]
             ratios = total[:, 1:] / np.where(ok, p_e, 1)[:, None]
@@ -1322,12 +1450,16 @@ def _infer_unique(
                 failure[r] = sub.failure[j]
         _sample(model, compiled, codes, sampled, out, failure, used)
         return _finish(model, compiled, codes, with_prior, out, failure, used)
-    imprecise = _solve(model, compiled, codes, out, failure, target_error)
+    # frames: the upper layer's tables once for all rows (one patient's are cached by context instead)
+    upper_tables = _UpperTables(model, compiled, codes.upper) if codes.shared and n_rows > 1 else None
+    imprecise = _solve(model, compiled, codes, out, failure, target_error, upper_tables)
     if len(imprecise):  # expand their positives without cancellation, as far as the term budget allows
         retry = _reexpand(compiled, codes, imprecise)
         sub = {k: v[imprecise] for k, v in out.items()}
         sub_failure: list[Exception | None] = [None] * len(imprecise)
-        still = _solve(model, compiled, retry, sub, sub_failure, target_error)
+        still = _solve(
+            model, compiled, retry, sub, sub_failure, target_error, upper_tables and upper_tables.subset(imprecise)
+        )
         for k, v in sub.items():
             out[k][imprecise] = v
         for j, r in enumerate(imprecise):
@@ -1341,7 +1473,7 @@ def _infer_unique(
     if method == "auto":
         past_limit = np.array([isinstance(e, InferenceLimitError) for e in failure], dtype=bool)
         _sample(model, compiled, codes, np.flatnonzero(past_limit), out, failure, used)
-    return _finish(model, compiled, codes, with_prior, out, failure, used)
+    return _finish(model, compiled, codes, with_prior, out, failure, used, upper_tables)
 
 
 def _sample(
@@ -1367,7 +1499,14 @@ def _sample(
 
 
 def _finish(
-    model: Model, compiled: _Compiled, codes: Codes, with_prior: bool, out: dict, failure: list, used: np.ndarray
+    model: Model,
+    compiled: _Compiled,
+    codes: Codes,
+    with_prior: bool,
+    out: dict,
+    failure: list,
+    used: np.ndarray,
+    upper_tables: _UpperTables | None = None,
 ) -> Answer:
     n_rows, n_causes = len(codes), len(model.causes)
     posterior, evidence_probability = out["posterior"], out["evidence_probability"]
@@ -1383,7 +1522,7 @@ def _finish(
         groups, _, term_key = _plan_groups(compiled, context)
         for g in np.unique(groups) if len(groups) > 1 else groups:
             rows = np.flatnonzero(groups == g)
-            total, _, _ = _sums(model, compiled, context, rows, np.float64, term_key[rows])
+            total, _, _ = _sums(model, compiled, context, rows, np.float64, term_key[rows], upper_tables)
             prior[rows] = np.clip(total[:, 1 : 1 + n_causes] / total[:, :1], 0.0, 1.0)
         if key is not None:
             if len(cache) >= FACTOR_CACHE_SIZE:
