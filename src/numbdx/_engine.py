@@ -59,10 +59,11 @@ MAX_TERMS = 1 << 16
 # exact attempt (at 12 the exact answer takes about 1 s; from 13 it mostly fails the precision guard)
 AUTO_EXACT_POSITIVES = 12
 # with at least this many positives expanded with signs (Quickscore), a row is computed in extended
-# precision straight away: on bench_batch's cohort, 82% of rows with 4 signed positives, 97% with 5 and
-# all with 6 or more missed the float64 bound at TARGET_ERROR (33% with 3). An extended column costs
-# about 3.1 float64 ones (6.0 against 19 us measured), so at 4 a float64 pass first would cost
-# 1 + 0.82 * 3.1 = 3.5 against 3.1; at 3 it is the cheaper start (1 + 0.33 * 3.1 = 2.0)
+# precision straight away: on bench_batch's cohort, 67% of rows with 4 signed positives, 93% with 5 and
+# all with 6 missed the float64 bound at TARGET_ERROR (18% with 3, none with fewer; at 3131976). An
+# extended column costs about 2.6 float64 ones (the kernels: 3.08 against 1.18 us; numpy: 19 against
+# 6.0 us), so at 4 a float64 pass first would cost 1 + 0.67 * 2.6 = 2.7 against 2.6; at 3 it is the
+# cheaper start (1 + 0.18 * 2.6 = 1.5)
 SIGNED_FOR_EXTENDED = 4
 # positive findings with at most this many causes, and at most this probability, are expanded without
 # cancellation (see _rare); so is every positive finding with at most ORDERED_FREE_PARENTS causes,
@@ -376,7 +377,10 @@ def _positions(compiled: _Compiled, findings: np.ndarray, mask: np.ndarray, widt
     columns = np.arange(findings.shape[1])
     rows = compiled.bank_row[columns, pattern]
     selected = mask & observed & (compiled.width[columns, pattern] == width)
-    count = int(selected.sum(axis=1).max(initial=0))
+    counts = selected.sum(axis=1)
+    count = int(counts.max(initial=0))
+    if (counts == count).all():  # no padding (always so for width > 1 in one term structure): no sort
+        return rows[selected].reshape(len(findings), count)
     order = np.argsort(~selected, axis=1, kind="stable")[:, :count]
     ids = np.take_along_axis(rows, order, axis=1)
     ids[~np.take_along_axis(selected, order, axis=1)] = 0
