@@ -298,3 +298,23 @@ def test_the_engine_runs_the_kernel_for_frames_and_for_rows_with_many_terms(monk
         monkeypatch.setattr(_engine, "TERM_CHUNK_ELEMENTS", 100 * compiled.widest)
         _engine.infer_codes(MODEL, codes, method="exact", with_prior=False)
         assert shapes and max(t for _, t, _ in shapes) <= 100
+
+
+def test_warming_loads_both_precisions_kernels(monkeypatch):
+    """``warm_kernels`` (the service's start-up) runs the kernels in float64 and, where numpy has
+    extended precision, in double-double; on numpy it runs nothing."""
+    dtypes = []
+    real = _kernel.term_sums
+
+    def spy(*args, real=real):
+        dtypes.append(args[-1])
+        return real(*args)
+
+    monkeypatch.setattr(_kernel, "term_sums", spy)
+    with _kernel.use("numpy"):
+        assert _engine.warm_kernels(MODEL) is False
+    assert dtypes == []
+    with _kernel.use("numba"):
+        assert _engine.warm_kernels(MODEL) is True
+    assert np.float64 in dtypes
+    assert (np.longdouble in dtypes) == EXTENDED

@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 from schemathesis.config import SchemathesisConfig
 
 import numbdx
-from numbdx import _api
+from numbdx import _api, _service
 from numbdx._schema import evidence_schema, result_schema
 from numbdx._service import DEFAULT_POSITIVE_LIMITS, create_app
 from numbdx._voi import next_questions
@@ -296,7 +296,7 @@ def test_a_body_that_is_not_json_gets_415(client):
 
 
 def test_the_model_is_loaded_once_at_start_up(monkeypatch):
-    builds = []
+    builds, warmed = [], []
     build = _api.build_model
 
     def counting(*args, **kwargs):
@@ -305,10 +305,12 @@ def test_the_model_is_loaded_once_at_start_up(monkeypatch):
 
     monkeypatch.setattr(_api, "build_model", counting)
     monkeypatch.setattr(_api, "_default_model", None)
+    monkeypatch.setattr(_service, "warm_kernels", warmed.append)
     app = create_app()
     assert builds == []  # creating the application loads nothing
     with TestClient(app) as c:
-        assert len(builds) == 1  # start-up did
+        assert len(builds) == 1  # start-up did, and loaded the compiled kernels for that model
+        assert len(warmed) == 1 and warmed[0].identity == c.get("/model").json()["model"]
         assert c.get("/health").status_code == 200
         c.post("/infer", json={"evidence": TYPICAL})
         c.post("/triage", json={"evidence": TYPICAL})

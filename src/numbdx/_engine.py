@@ -1544,6 +1544,22 @@ def _finish(
     )
 
 
+def warm_kernels(model: Model) -> bool:
+    """Load the compiled kernels now if they are installed and wanted, so that numba's import and
+    loading the kernels' cached code (about 0.5 s together) happen here rather than in the first
+    query that needs them (a service's first large request). Scores a two-row frame whose second row
+    starts in extended precision, so that both precisions' kernels load. Returns whether the kernels
+    are in use."""
+    if _kernel.active() != "numba":
+        return False
+    compiled = _compile(model)
+    findings = np.full((2, len(model.findings)), -1, dtype=np.int64)
+    findings[1, np.flatnonzero(compiled.signed & ~compiled.gated)[:SIGNED_FOR_EXTENDED]] = 1
+    codes = Codes(np.full((2, len(model.upper)), -1, dtype=np.int64), findings, np.full(2, ANYTHING), True)
+    infer_codes(model, codes, with_prior=False, method="exact")
+    return True
+
+
 def infer_exact(model: Model, evidence: Evidence, method: str = "exact") -> Answer:
     """One row: raises the row's error (impossible evidence, past the limit) if it has one."""
     answer = infer_codes(model, codes_from_evidence(model, [evidence]), method=method)

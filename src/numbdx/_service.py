@@ -44,6 +44,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 
 from ._api import explain, infer, load_model
+from ._engine import warm_kernels
 from ._exceptions import (
     ImpossibleEvidenceError,
     InferenceLimitError,
@@ -697,8 +698,10 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         model = await run_in_threadpool(service.load)
-        # warm the engine's caches, so the first request is as fast as the others
+        # warm the engine's caches, and load the compiled kernels if installed (about 0.5 s), so the
+        # first request is as fast as the others
         await run_in_threadpool(infer, {}, model=model)
+        await run_in_threadpool(warm_kernels, model)
         yield
 
     app = FastAPI(
