@@ -94,7 +94,8 @@ def sample_row(
     reach_of = [np.where(gated[f], producing_p, present_p) for f in positives]
 
     def weights(choices: np.ndarray, log_q: np.ndarray) -> np.ndarray:
-        unique, inverse = np.unique(choices, axis=0, return_inverse=True)
+        first, inverse = eng._distinct_rows(choices)
+        unique = choices[first]
         blocks = []
         for base, in_block in ((base_gated, True), (base_other, False)):
             parts = [np.repeat(a, len(unique), axis=0) for a in base]
@@ -120,7 +121,7 @@ def sample_row(
             np.float64,
         )[0]
         value = np.maximum((coef.reshape(-1, 1) * z).reshape(n_unique, n_side, -1).sum(axis=1), 0.0)
-        return value[inverse.reshape(-1)] / np.exp(log_q)[:, None]
+        return value[inverse] / np.exp(log_q)[:, None]
 
     tilt = [np.ones(len(q)) for q in initial]  # learned corrections of each positive's choice scores
 
