@@ -202,6 +202,43 @@ def test_rows_whose_terms_are_all_tiny_are_left_to_numpy(monkeypatch):
                 np.testing.assert_array_equal(g[~tiny], k[~tiny])
 
 
+@pytest.mark.skipif(not EXTENDED, reason="numpy has no extended precision here: no double-double kernel")
+def test_rows_zero_by_structure_stay_on_the_kernel_and_underflow_does_not():
+    """A row whose every ``Z`` is zero because a factor is (a cause both absent and present with
+    multiplier 0) keeps the kernel's exact zeros; a row whose ``Z`` underflows to zero in
+    double-double (multipliers of 2**-600 for two causes: 2**-1200 is below float64's range, not
+    long double's) is recomputed with numpy, which keeps it positive."""
+    rows = [
+        {"age": 40, "sex": "male", "numb_toes": True, "tingling": True, "smoking": True},
+        {"age": 40, "sex": "male", "numb_toes": True, "tingling": True, "burning": False, "diabetes": True},
+        {"age": 40, "sex": "male", "numb_toes": True, "tingling": True, "swelling": False, "coldness": False},
+    ]
+    plan, priors, causes, tables, absent, present, active, coef = _elimination(_codes(rows), np.longdouble)
+    absent, present, active = absent.copy(), present.copy(), active.copy()
+    absent[1, :, 0] = present[1, :, 0] = active[1, :, 0] = 0  # row 1: cause 0 can be neither
+    tiny = np.longdouble(2.0) ** -600
+    for c in (0, 1):  # row 2: two causes' multipliers scaled far down
+        absent[2, :, c] *= tiny
+        present[2, :, c] *= tiny
+        active[2, :, c] *= tiny
+    numpy = _engine._numpy_columns(plan.packed, *tables, absent, present, active, np.longdouble)
+    assert (numpy[1] == 0).all() and (numpy[2, :, 0] > 0).all()
+    with _kernel.use("numba"):
+        z, left = _kernel.eliminate(plan.packed, *tables, absent, present, active, np.longdouble)
+        assert left.tolist() == [2] and (z[1] == 0).all() and (z[2, :, 0] == 0).all()
+        *_, left_sums = _kernel.term_sums(plan.packed, *tables, absent, present, active, coef, np.longdouble)
+        assert left_sums.tolist() == [2]
+        # through the engine: row 2 is numpy's, rows 0 and 1 the kernel's
+        total, absolute = _engine._eliminate_batch(
+            plan, priors, causes, absent, present, active, np.longdouble, tables, coef=coef
+        )
+    assert (total[1] == 0).all() and (absolute[1] == 0).all()
+    numpy_sums = _engine._term_sums(coef, numpy)
+    np.testing.assert_array_equal(total[2], numpy_sums[0][2])
+    np.testing.assert_array_equal(absolute[2], numpy_sums[1][2])
+    assert absolute[2, 0] > 0
+
+
 def _answers(codes: _engine.Codes, choice: str) -> _engine.Answer:
     MODEL.__dict__.pop("_factor_cache", None)
     with _kernel.use(choice):
