@@ -355,3 +355,27 @@ def test_warming_loads_both_precisions_kernels(monkeypatch):
         assert _engine.warm_kernels(MODEL) is True
     assert np.float64 in dtypes
     assert (np.longdouble in dtypes) == EXTENDED
+
+
+def test_thirteen_positives_are_tried_exactly_on_the_kernels():
+    """With ``method="auto"``, 13 positives go to sampling on numpy but are tried exactly on the
+    kernels (``AUTO_EXACT_POSITIVES_KERNEL``); this patient's exact answer is within the sampled
+    one's error bound of it."""
+    positives = [
+        "numb_toes", "tingling", "burning", "numb_foot_sole", "aching_pain", "cramps_convulsions", "heaviness",
+        "swelling", "chronic_fatigue", "difficulty_walking", "weakness", "only_at_night", "coldness",
+    ]  # fmt: skip
+    ev = {"age": 58, "sex": "female", "diabetes": True, "overweight": True, **dict.fromkeys(positives, True)}
+    assert _engine.AUTO_EXACT_POSITIVES < len(positives) <= _engine.AUTO_EXACT_POSITIVES_KERNEL
+    with _kernel.use("numpy"):
+        assert _engine.auto_exact_positives() == _engine.AUTO_EXACT_POSITIVES
+        sampled = numbdx.infer(ev)
+    with _kernel.use("numba"):
+        assert _engine.auto_exact_positives() == _engine.AUTO_EXACT_POSITIVES_KERNEL
+        exact = numbdx.infer(ev)
+    assert sampled.method == "importance_sampling" and exact.method == "exact"
+    assert exact.error_bound <= 1e-6
+    for cause in exact:
+        for quantity in ("posterior", "explains"):
+            difference = abs(getattr(cause, quantity) - getattr(sampled[cause.name], quantity))
+            assert difference <= sampled.error_bound + exact.error_bound, (cause.name, quantity)

@@ -56,8 +56,12 @@ TARGET_ERROR = 1e-9  # the agreement the tests demand; the bound is conservative
 MAX_ERROR = 1e-6
 MAX_TERMS = 1 << 16
 # with method="auto", rows with more positive findings than this are answered by sampling without an
-# exact attempt (at 12 the exact answer takes about 1 s; from 13 it mostly fails the precision guard)
+# exact attempt: on numpy, at 12 the exact answer takes about 1 s, and from 13 it mostly fails the
+# precision guard. On the compiled kernels, 20 rows of 13 random positives each took 0.25 s on average
+# exact first (75% answered exactly, the rest sampled after) against 0.48 s sampled; at 14, 0.48
+# against 0.42 s with 45% exact (at 36f99c0), so the kernels try exact up to 13
 AUTO_EXACT_POSITIVES = 12
+AUTO_EXACT_POSITIVES_KERNEL = 13
 # with at least this many positives expanded with signs (Quickscore), a row is computed in extended
 # precision straight away: on bench_batch's cohort, 67% of rows with 4 signed positives, 93% with 5 and
 # all with 6 missed the float64 bound at TARGET_ERROR (18% with 3, none with fewer; at 3131976). An
@@ -1447,9 +1451,13 @@ def _infer_unique(
     failure: list[Exception | None] = [None] * n_rows
     used = np.full(n_rows, "exact", dtype=object)
     n_positive = (codes.findings >= 1).sum(axis=1)
-    if method == "sampling" or (method == "auto" and (n_positive > AUTO_EXACT_POSITIVES).any()):
+    limit = None
+    if method == "sampling":
+        limit = 0
+    elif method == "auto" and (n_positive > AUTO_EXACT_POSITIVES).any():
+        limit = auto_exact_positives()  # numba is imported here only: such rows run on it anyway
+    if limit is not None and (n_positive > limit).any():
         # rows past what exact inference does in about a second go straight to sampling
-        limit = 0 if method == "sampling" else AUTO_EXACT_POSITIVES
         sampled = np.flatnonzero(n_positive > limit)
         exact_rows = np.setdiff1d(np.arange(n_rows), sampled)
         if len(exact_rows):
@@ -1491,6 +1499,12 @@ def _infer_unique(
         past_limit = np.array([isinstance(e, InferenceLimitError) for e in failure], dtype=bool)
         _sample(model, compiled, codes, np.flatnonzero(past_limit), out, failure, used)
     return _finish(model, compiled, codes, with_prior, out, failure, used, upper_tables)
+
+
+def auto_exact_positives() -> int:
+    """With ``method="auto"``, the most positive findings a row may have and still be tried exactly
+    (``AUTO_EXACT_POSITIVES``, or ``AUTO_EXACT_POSITIVES_KERNEL`` on the compiled kernels)."""
+    return AUTO_EXACT_POSITIVES_KERNEL if _kernel.active() == "numba" else AUTO_EXACT_POSITIVES
 
 
 def _sample(
