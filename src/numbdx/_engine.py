@@ -504,13 +504,11 @@ def _eliminate(
     :func:`_stack_tables` of these rows' upper layer, if already made (:class:`_UpperTables`)."""
     if factors is not None:
         plan, tables = factors
-        if kernel is None:
-            kernel = shared or present.shape[1] >= KERNEL_MIN_TERMS
-        return _eliminate_batch(plan, [], [], absent, present, active, dtype, tables, kernel=kernel, coef=coef)
+        priors, causes = [], []  # only tables are read
     # one patient, or rows of one patient's context (the triage's and the value of information's
     # batches: the same context, other findings): the tables depend on the context alone, and contexts
     # repeat. Frames (shared) keep to one row, so that their many contexts do not fill the cache.
-    if len(upper) == 1 or (not shared and (upper == upper[0]).all()):
+    elif len(upper) == 1 or (not shared and (upper == upper[0]).all()):
         cache = model.__dict__.setdefault("_factor_cache", {})
         key = (upper[0].tobytes(), np.dtype(dtype).name, shared)
         built = cache.get(key)
