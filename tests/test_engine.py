@@ -396,3 +396,30 @@ def test_positives_with_at_most_one_cause_never_cancel():
         with_calf.evidence_probability, without.evidence_probability * calf.leak_probs[1], rtol=1e-13
     )
     assert with_calf.terms[0] == without.terms[0]
+
+
+@pytest.mark.parametrize(
+    ("n_signed", "target", "first"),
+    [(3, 1e-9, np.float64), (4, 1e-9, np.longdouble), (5, 1e-6, np.float64), (9, 1e-6, np.longdouble)],
+)
+def test_rows_start_in_extended_precision_by_their_signed_positives_and_target(monkeypatch, n_signed, target, first):
+    """A row with enough positives expanded with signs skips the float64 pass it would almost surely
+    fail; a looser target (the triage's 1e-6) needs more of them (``SIGNED_BOUND_GROWTH``)."""
+    from numbdx import _engine
+
+    model = numbdx.load_model()
+    compiled = _engine._compile(model)
+    names = [f.name for i, f in enumerate(model.findings) if compiled.signed[i] and f.kind == "binary"][:n_signed]
+    codes = _engine.codes_from_evidence(model, [normalise(model, {"age": 50, **dict.fromkeys(names, True)})])
+    assert ((codes.findings == 1) & compiled.signed[None, :]).sum() == n_signed
+    dtypes = []
+    real = _engine._sums
+
+    def spy(model, compiled, codes, rows, dtype, *rest):
+        dtypes.append(dtype)
+        return real(model, compiled, codes, rows, dtype, *rest)
+
+    monkeypatch.setattr(_engine, "_sums", spy)
+    answer = _engine.infer_codes(model, codes, with_prior=False, method="exact", target_error=target)
+    assert answer.failure[0] is None and answer.error_bound[0] <= target
+    assert dtypes[0] is first

@@ -69,6 +69,11 @@ AUTO_EXACT_POSITIVES_KERNEL = 13
 # 6.0 us), so at 4 a float64 pass first would cost 1 + 0.67 * 2.6 = 2.7 against 2.6; at 3 it is the
 # cheaper start (1 + 0.18 * 2.6 = 1.5)
 SIGNED_FOR_EXTENDED = 4
+# how much the float64 bound grows with each signed positive: on 200 rows of 3-10 random signed
+# positives (at cbead30) its median went 2.2e-10, 1.6e-9, 3.2e-8, 4.3e-7, 1.2e-6, 3.5e-5 at 3-8, about
+# 12x each; at target 1e-7, 37% of rows with 5 missed it and 69% with 6; at 1e-6, 55% with 7 and 86%
+# with 8
+SIGNED_BOUND_GROWTH = 12.0
 # positive findings with at most this many causes, and at most this probability, are expanded without
 # cancellation (see _rare); so is every positive finding with at most ORDERED_FREE_PARENTS causes,
 # whose ordered expansion has no more terms than the signed one (leak first, or its one cause)
@@ -1375,9 +1380,12 @@ def _solve(
     ops = 4 * (n_causes + len(model.upper) + (codes.findings >= 0).sum(axis=1) + 8)
     groups, terms_of_row, term_key = _plan_groups(compiled, codes)
     # rows with many positives under Quickscore's signed expansion start in extended precision: they
-    # would almost never meet the float64 bound, so a float64 pass first would be wasted
+    # would almost never meet the float64 bound, so a float64 pass first would be wasted. A looser
+    # target (the triage's 1e-6, the value of information's 1e-7) moves the threshold up by a
+    # positive per SIGNED_BOUND_GROWTH of the target
     signed = ((codes.findings == 1) & compiled.signed[None, :]).sum(axis=1)
-    extended_first = (signed >= SIGNED_FOR_EXTENDED) & (target_error <= TARGET_ERROR)
+    looser = max(0.0, float(np.log(target_error / TARGET_ERROR) / np.log(SIGNED_BOUND_GROWTH)))
+    extended_first = signed >= SIGNED_FOR_EXTENDED + round(looser)
     imprecise = []
     for g in np.unique(groups) if len(groups) > 1 else groups:
         members = np.flatnonzero(groups == g)
