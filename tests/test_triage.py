@@ -422,3 +422,43 @@ def test_an_edited_triage_toml_is_reread(priors_copy, model):
     assert next(t for t in first.thresholds if t.cause == "stroke").threshold.value == 0.09
     edit_file(priors_copy / "triage.toml", "value = 0.09, range", "value = 0.08, range")
     assert next(t for t in load_triage(priors_copy).thresholds if t.cause == "stroke").threshold.value == 0.08
+
+
+@pytest.mark.parametrize(
+    "ev",
+    [
+        {"age": 58, "sex": "female", "diabetes": True, **dict.fromkeys(
+            ["numb_toes", "tingling", "burning", "numb_foot_sole", "aching_pain", "cramps_convulsions", "heaviness",
+             "swelling", "chronic_fatigue", "difficulty_walking", "weakness"], True)},
+        {"age": 58, "sex": "female", "diabetes": True, "overweight": True, "smoking": False,
+         "speech_disturbance": False, "one_sided_paralysis": False, "facial_distortion": False, **dict.fromkeys(
+            ["numb_toes", "tingling", "burning", "numb_foot_sole", "aching_pain", "cramps_convulsions", "heaviness",
+             "swelling", "chronic_fatigue", "difficulty_walking", "weakness", "only_at_night", "coldness"], True)},
+    ],
+    ids=["eleven-positives", "benchmarks-k13"],
+)  # fmt: skip
+def test_rechecks_from_the_whole_evidences_terms_give_the_same_triage(model, monkeypatch, ev):
+    """With many positives the threshold re-checks come from one elimination of the whole evidence's
+    terms (``_left_out``); inferring every reduced evidence instead gives the same level, reasons and
+    red-flag findings."""
+    from numbdx import _triage as module
+
+    real, answered = module._left_out, []
+
+    def recording(*args):
+        ready = real(*args)
+        answered.extend(v for v in ready.values() if v is not None)
+        return ready
+
+    monkeypatch.setattr(module, "_left_out", recording)
+    fast = _triage(ev, model)
+    assert answered  # the re-checks ran, and from the whole evidence's terms
+    monkeypatch.setattr(module, "_left_out", lambda *args: {})
+    slow = _triage(ev, model)
+    assert fast.level == slow.level
+
+    def words(reasons):  # the probabilities in the texts may differ in their last digits, within bounds
+        return [(r.level, r.kind, r.rule, re.sub(r"[0-9.]+", "#", r.text)) for r in reasons]
+
+    assert words(fast.reasons) == words(slow.reasons)
+    assert fast.red_flag_findings == slow.red_flag_findings

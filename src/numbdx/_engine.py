@@ -1593,6 +1593,120 @@ def warm_kernels(model: Model) -> bool:
     return True
 
 
+def _unit_terms(compiled: _Compiled, findings: np.ndarray, side: int, finding: int) -> np.ndarray:
+    """``(T,)`` bool: which of one row's terms (as :func:`_group_terms` orders them) take the ``+1``
+    choice of ``finding``, a positive expanded with signs (``1 - P(off)``: coefficient 1, every
+    multiplier 1). Those terms are the terms of the evidence without ``finding``, each once.
+
+    The order mirrors :func:`_block` and :func:`_combine`: within a block (gated findings, the
+    others), the observations wider than one in order of width then column, the last varying
+    fastest; then ``t = (s * T_gated + t_gated) * T_other + t_other`` for side term ``s``."""
+    observed = np.flatnonzero(findings >= 0)
+    widths = compiled.width[observed, findings[observed]]
+    sizes, slot = [], None
+    for in_block in (True, False):  # the gated block, then the others
+        members = [(int(w), int(c)) for w, c in zip(widths, observed) if w > 1 and compiled.gated[c] == in_block]
+        block = sorted(members)
+        sizes.append([w for w, _ in block])
+        if finding in [c for _, c in block]:
+            slot = (0 if in_block else 1, [c for _, c in block].index(finding))
+    if slot is None or compiled.width[finding, findings[finding]] != 2 or not compiled.signed[finding]:
+        raise ValueError("only a positive finding expanded with signs has a +1 choice")
+    gated_sizes, other_sizes = sizes
+    n_gated, n_other = int(np.prod(gated_sizes)), int(np.prod(other_sizes))
+    n_side = len(compiled.side_terms[side])
+    t = np.arange(n_gated * n_side * n_other)
+    block_index = (t // n_other) % n_gated if slot[0] == 0 else t % n_other
+    block_sizes = sizes[slot[0]]
+    stride = int(np.prod(block_sizes[slot[1] + 1 :]))
+    digit = (block_index // stride) % block_sizes[slot[1]]
+    bank = compiled.banks[2]
+    row = compiled.bank_row[finding, findings[finding]]
+    unit = [
+        k
+        for k in range(2)
+        if bank.coef[row, k] == 1 and all((table[row, k] == 1).all() for table in (bank.absent, bank.present))
+    ]
+    (unit,) = unit
+    return digit == unit
+
+
+def left_out_answers(
+    model: Model,
+    evidence: Evidence,
+    left_out: Sequence[Sequence[int]],
+    causes: Sequence[int],
+    target_error: float = TARGET_ERROR,
+) -> list[tuple[np.ndarray, float] | None] | None:
+    """For each set of findings left out of ``evidence``: ``P(present | e)`` then ``P(producing the
+    numbness | e)`` of ``causes`` (in a ``(2C,)`` array over every cause, NaN for the others) and
+    the error bound of those, where ``e`` is the evidence without the set; from one elimination of
+    the whole evidence's terms in extended precision. Each left-out finding must be a positive
+    expanded with signs: the terms that take its ``+1`` choice are the terms of the evidence without
+    it (:func:`_unit_terms`), so every set's answer is a masked sum of the same ``Z``. The triage
+    re-checks its thresholds so, with subsets of the red-flag findings left out.
+
+    Returns None where this does not pay or does not apply, and the caller infers the reduced
+    evidence itself: fewer than ``KERNEL_MIN_TERMS`` terms, more than ``MAX_TERMS``, or a left-out
+    finding that is not such a positive. A set's entry is None where its bound exceeds
+    ``target_error`` or its evidence has probability zero."""
+    compiled = _compile(model)
+    codes = codes_from_evidence(model, [evidence])
+    findings, side = codes.findings[0], int(codes.side[0])
+    wanted = {f for subset in left_out for f in subset}
+    if any(findings[f] != 1 or not compiled.signed[f] for f in wanted):
+        return None
+    n_terms = row_terms(compiled, findings, side)
+    if not KERNEL_MIN_TERMS <= n_terms <= MAX_TERMS:
+        return None
+    step = max(1, TERM_CHUNK_ELEMENTS // compiled.widest)  # as _sums slices one row's terms
+    n_causes = len(model.causes)
+    columns = [0, *(1 + c for c in causes), *(1 + n_causes + c for c in causes)]
+    unit = {f: _unit_terms(compiled, findings, side, f) for f in wanted}
+    ops = 4 * (n_causes + len(model.upper) + int((findings >= 0).sum()) + 8)  # the whole evidence's: more
+    out: list[tuple[np.ndarray, float] | None] = [None] * len(left_out)
+    pending = list(range(len(left_out)))
+    for dtype in (np.float64, np.longdouble):  # as _solve: extended precision for the sets float64 misses
+        coef, absent, present, active = _group_terms(model, compiled, codes.findings, side, dtype)
+        z = np.concatenate(
+            [
+                _eliminate(
+                    model, compiled, codes.upper, *(a[:, t : t + step] for a in (absent, present, active)), dtype
+                )
+                for t in range(0, int(n_terms), step)
+            ],
+            axis=1,
+        )[0]
+        # only the columns asked for (the sums over terms are much of the cost here), terms last: numpy
+        # sums a contiguous axis pairwise, whose rounding the bound covers (a matrix product's need not)
+        z = np.ascontiguousarray(z[:, columns].T)
+        eps = float(np.finfo(dtype).eps)
+        missed = []
+        for k in pending:
+            mask = np.ones(z.shape[1], dtype=bool)
+            for f in left_out[k]:
+                mask &= unit[f]
+            kept, terms = coef[0][mask], z[:, mask]
+            total, absolute = (terms * kept).sum(axis=-1), (terms * np.abs(kept)).sum(axis=-1)
+            p_e = total[0]
+            if absolute[0] == 0:  # every term zero: no cancellation, the evidence is impossible
+                continue
+            bound = np.inf
+            if p_e > eps * ops * absolute[0]:
+                ratios = total[1:] / p_e
+                bound = float(np.max(eps * ops * (absolute[1:] + ratios * absolute[0]) / p_e, initial=0.0))
+            if bound > target_error:
+                missed.append(k)
+                continue
+            row = np.full(2 * n_causes, np.nan)
+            row[[*causes, *(n_causes + c for c in causes)]] = np.clip(ratios.astype(np.float64), 0.0, 1.0)
+            out[k] = (row, bound)
+        pending = missed
+        if not pending:
+            break
+    return out
+
+
 def infer_exact(model: Model, evidence: Evidence, method: str = "exact") -> Answer:
     """One row: raises the row's error (impossible evidence, past the limit) if it has one."""
     answer = infer_codes(model, codes_from_evidence(model, [evidence]), method=method)

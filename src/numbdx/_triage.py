@@ -536,6 +536,30 @@ def _reduced(model: Model, evidence: Mapping[str, Any], subsets: Sequence[tuple[
     return out
 
 
+def _left_out(
+    model: Model, rules: TriageRules, evidence: Mapping[str, Any], present: Sequence[str]
+) -> dict[tuple[str, ...], tuple[Any, float] | None]:
+    """The threshold causes' probabilities and bound with every subset of the ``present`` red-flag
+    findings left out, from one elimination of the whole evidence's terms where the engine can
+    (``_engine.left_out_answers``: positives expanded with signs, evidence of 256 terms or more),
+    else nothing; a subset it could not bound is left for :func:`_reduced`."""
+    from ._engine import left_out_answers
+    from ._evidence import normalise
+
+    if any(name not in model.finding_index for name in present):
+        return {}
+    subsets = [s for size in range(1, len(present) + 1) for s in itertools.combinations(present, size)]
+    causes = sorted({model.cause_index[t.cause] for t in rules.thresholds if t.cause in model.cause_index})
+    answers = left_out_answers(
+        model,
+        normalise(model, evidence),
+        [[model.finding_index[name] for name in subset] for subset in subsets],
+        causes,
+        target_error=1e-6,  # as _reduced's
+    )
+    return {} if answers is None else dict(zip(subsets, answers))
+
+
 def _probability(differential: Differential, rule: CauseThreshold) -> float | None:
     try:
         cause = differential[rule.cause]
@@ -616,13 +640,16 @@ def triage(model: Model, differential: Differential) -> Triage:
     # Re-check the thresholds with subsets of the red-flag findings left out (rule 2).
     highest = max((level_rank(t.level) for t in rules.thresholds), default=0)
     present = [f for f in rules.red_flag_finding_names if _present(kb, evidence, f)]
+    ready = _left_out(model, rules, evidence, present) if present and current < highest else {}
     for size in range(1, len(present) + 1):
         if current >= highest:
             break
         # every subset of this size in one batched engine call (smallest subsets first, so the reason
-        # given names the fewest findings)
+        # given names the fewest findings), but for those answered from the whole evidence's terms
         subsets = list(itertools.combinations(present, size))
-        reduced = _reduced(model, evidence, subsets)
+        missing = [left_out for left_out in subsets if ready.get(left_out) is None]
+        inferred = dict(zip(missing, _reduced(model, evidence, missing))) if missing else {}
+        reduced = [ready.get(left_out) or inferred[left_out] for left_out in subsets]
         for left_out, (row, bound) in zip(subsets, reduced):
             if current >= highest:
                 break
