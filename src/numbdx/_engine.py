@@ -1671,7 +1671,12 @@ def left_out_answers(
         z = np.concatenate(
             [
                 _eliminate(
-                    model, compiled, codes.upper, *(a[:, t : t + step] for a in (absent, present, active)), dtype
+                    model,
+                    compiled,
+                    codes.upper,
+                    *(a[:, t : t + step] for a in (absent, present, active)),
+                    dtype,
+                    kernel=True,  # by the row's terms, as _sums decides (at least KERNEL_MIN_TERMS here)
                 )
                 for t in range(0, int(n_terms), step)
             ],
