@@ -1625,7 +1625,8 @@ def _unit_terms(compiled: _Compiled, findings: np.ndarray, side: int, finding: i
     unit = [
         k
         for k in range(2)
-        if bank.coef[row, k] == 1 and all((table[row, k] == 1).all() for table in (bank.absent, bank.present))
+        if bank.coef[row, k] == 1
+        and all((table[row, k] == 1).all() for table in (bank.absent, bank.present, bank.not_activated))
     ]
     (unit,) = unit
     return digit == unit
@@ -1641,10 +1642,11 @@ def left_out_answers(
     """For each set of findings left out of ``evidence``: ``P(present | e)`` then ``P(producing the
     numbness | e)`` of ``causes`` (in a ``(2C,)`` array over every cause, NaN for the others) and
     the error bound of those, where ``e`` is the evidence without the set; from one elimination of
-    the whole evidence's terms in extended precision. Each left-out finding must be a positive
-    expanded with signs: the terms that take its ``+1`` choice are the terms of the evidence without
-    it (:func:`_unit_terms`), so every set's answer is a masked sum of the same ``Z``. The triage
-    re-checks its thresholds so, with subsets of the red-flag findings left out.
+    the whole evidence's terms in float64, and one in extended precision if a set's bound needs it
+    (as ``_solve``). Each left-out finding must be a positive expanded with signs: the terms that
+    take its ``+1`` choice are the terms of the evidence without it (:func:`_unit_terms`), so every
+    set's answer is a masked sum of the same ``Z``. The triage re-checks its thresholds so, with
+    subsets of the red-flag findings left out.
 
     Returns None where this does not pay or does not apply, and the caller infers the reduced
     evidence itself: fewer than ``KERNEL_MIN_TERMS`` terms, more than ``MAX_TERMS``, or a left-out
