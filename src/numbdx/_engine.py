@@ -27,6 +27,11 @@ run the same elimination compiled (``_kernel``): the same numbers in float64, do
 of extended precision. The kernel also sums each row's terms as it makes them (``_kernel.term_sums``),
 in double-double whatever the dtype, so ``Z`` over (row, term) never reaches memory; numpy sums the
 terms after the elimination (``_term_sums``). The sums then differ in their last bits between the two.
+A frame's upper-layer tables are made once for all its rows (``_UpperTables``).
+
+Leaving a positive expanded with signs out of the evidence keeps exactly the terms that take its
+``+1`` choice, so answers for evidence with some such positives left out are masked sums of the whole
+evidence's terms (``left_out_answers``; the triage's re-checks).
 
 ``P(cause_j present, evidence)`` is ``Z`` with ``g_j`` replaced by its present part: one backward pass
 through the recorded elimination steps gives every cause factor's cavity ``dZ/dg_j`` at about three
