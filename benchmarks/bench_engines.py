@@ -2,7 +2,7 @@
 
 Run ``python benchmarks/bench_engines.py [--quick]``. Prints two markdown tables and the targets:
 
-* **k-sweep**: evidence with k = 0, 1, 3, 6, 10, 15, 20 positive findings (a fixed list,
+* **k-sweep**: evidence with k = 0, 1, 3, 6, 10, 13, 15, 20 positive findings (a fixed list,
   ``_common.POSITIVES``, plus context, three risk factors and three negatives) on sub-models of the
   real model with 2, 4, 6, 8, 12 and 16 causes (``model.submodel``: the real numbers; ``other_cause``
   is added, so ``C`` is one more) and on the full model. A sub-model keeps only the findings its
