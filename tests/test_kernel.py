@@ -32,14 +32,14 @@ def _codes(evidence_rows: list[dict]) -> _engine.Codes | None:
 
 def _elimination(codes: _engine.Codes, dtype: type) -> tuple:
     """What ``_sums`` hands the elimination for the first row's plan group and term structure (shared
-    plans, as in frames): ``(plan, priors, causes, tables, absent, present, active, coef)``."""
+    plans, as in frames): ``(plan, tables, absent, present, active, coef)``."""
     codes = _engine.Codes(codes.upper, codes.findings, codes.side, True)
     compiled = _engine._compile(MODEL)
     groups, _, term_key = _engine._plan_groups(compiled, codes)
     sub = codes.take(np.flatnonzero((groups == groups[0]) & (term_key == term_key[0])))
     coef, absent, present, active = _engine._group_terms(MODEL, compiled, sub.findings, int(sub.side[0]), dtype)
     plan, priors, causes = _engine._factors(MODEL, compiled, sub.upper, dtype, shared=True)
-    return plan, priors, causes, _engine._stack_tables(priors, causes), absent, present, active, coef
+    return plan, _engine._stack_tables(priors, causes), absent, present, active, coef
 
 
 evidence_rows = st.lists(evidence(MODEL, max_findings=5, chief=None), min_size=1, max_size=6)
@@ -51,10 +51,10 @@ def test_float64_kernel_is_the_numpy_elimination_bit_for_bit(rows):
     codes = _codes(rows)
     if codes is None:
         return
-    plan, _, _, tables, absent, present, active, _ = _elimination(codes, np.float64)
+    plan, tables, absent, present, active, _ = _elimination(codes, np.float64)
     expected = _engine._numpy_columns(plan.packed, *tables, absent, present, active, np.float64)
     with _kernel.use("numba"):
-        got, left = _kernel.eliminate(plan.packed, *tables, absent, present, active, np.float64)
+        got, left = _kernel.eliminate(plan.packed, (*tables, absent, present, active), np.float64)
     assert len(left) == 0
     np.testing.assert_array_equal(got, expected)
 
@@ -73,10 +73,10 @@ def test_double_double_kernel_is_within_two_long_double_ulps_of_the_exact_elimin
     codes = _codes(rows)
     if codes is None:
         return
-    plan, _, _, tables, absent, present, active, _ = _elimination(codes, np.longdouble)
+    plan, tables, absent, present, active, _ = _elimination(codes, np.longdouble)
     exact = _engine._eliminate_columns(plan.packed, *(_exact(t) for t in (*tables, absent, present, active)), object)
     with _kernel.use("numba"):
-        got, left = _kernel.eliminate(plan.packed, *tables, absent, present, active, np.longdouble)
+        got, left = _kernel.eliminate(plan.packed, (*tables, absent, present, active), np.longdouble)
     assert len(left) == 0
     eps = Fraction(*np.finfo(np.longdouble).eps.as_integer_ratio())
     for value, truth in zip(got.reshape(-1), exact.reshape(-1)):
@@ -99,10 +99,10 @@ def test_float64_term_sums_are_the_exact_sums_of_the_kernels_terms_rounded_once(
     codes = _codes(rows)
     if codes is None:
         return
-    plan, _, _, tables, absent, present, active, coef = _elimination(codes, np.float64)
+    plan, tables, absent, present, active, coef = _elimination(codes, np.float64)
     z = _engine._numpy_columns(plan.packed, *tables, absent, present, active, np.float64)
     with _kernel.use("numba"):
-        signed, size, left = _kernel.term_sums(plan.packed, *tables, absent, present, active, coef, np.float64)
+        signed, size, left = _kernel.term_sums(plan.packed, (*tables, absent, present, active), coef, np.float64)
     assert len(left) == 0
     eps = Fraction(*np.finfo(np.float64).eps.as_integer_ratio())
     for got, exact in zip((signed, size), _exact_sums(coef, z)):
@@ -120,10 +120,10 @@ def test_double_double_term_sums_are_within_long_double_rounding_of_the_exact_su
     codes = _codes(rows)
     if codes is None:
         return
-    plan, _, _, tables, absent, present, active, coef = _elimination(codes, np.longdouble)
+    plan, tables, absent, present, active, coef = _elimination(codes, np.longdouble)
     exact_z = _engine._eliminate_columns(plan.packed, *(_exact(t) for t in (*tables, absent, present, active)), object)
     with _kernel.use("numba"):
-        signed, size, left = _kernel.term_sums(plan.packed, *tables, absent, present, active, coef, np.longdouble)
+        signed, size, left = _kernel.term_sums(plan.packed, (*tables, absent, present, active), coef, np.longdouble)
     assert len(left) == 0
     eps = Fraction(*np.finfo(np.longdouble).eps.as_integer_ratio())
     exact_signed, exact_size = _exact_sums(coef, exact_z)
@@ -175,12 +175,12 @@ def test_rows_whose_terms_are_all_tiny_are_left_to_numpy(monkeypatch):
         {"age": 40, "sex": "male", "numb_toes": True, "tingling": True, "burning": False, "diabetes": True},
         {"age": 40, "sex": "male", "numb_toes": True, "tingling": True, "swelling": False, "coldness": False},
     ]  # one plan and one term structure (the same positives), three different Z
-    plan, priors, causes, tables, absent, present, active, coef = _elimination(_codes(rows), np.longdouble)
+    plan, tables, absent, present, active, coef = _elimination(_codes(rows), np.longdouble)
     assert len(present) == 3
     with _kernel.use("numba"):
-        kernel, _ = _kernel.eliminate(plan.packed, *tables, absent, present, active, np.longdouble)
+        kernel, _ = _kernel.eliminate(plan.packed, (*tables, absent, present, active), np.longdouble)
         numpy = _engine._numpy_columns(plan.packed, *tables, absent, present, active, np.longdouble)
-        sums = _kernel.term_sums(plan.packed, *tables, absent, present, active, coef, np.longdouble)
+        sums = _kernel.term_sums(plan.packed, (*tables, absent, present, active), coef, np.longdouble)
         assert len(sums[2]) == 0
         numpy_sums = _engine._term_sums(coef, numpy)
         z0 = np.abs(kernel[:, :, 0].astype(np.float64))
@@ -190,13 +190,11 @@ def test_rows_whose_terms_are_all_tiny_are_left_to_numpy(monkeypatch):
         # both sides, and only rows with every term below leave the kernel
         for threshold in sorted({*z0.min(axis=1), *largest, *(largest * 1.000001), np.inf}):
             monkeypatch.setattr(_kernel, "TINY", threshold)
-            z = _engine._eliminate_batch(plan, priors, causes, absent, present, active, np.longdouble, tables)
+            z = _engine._eliminate_batch(plan, tables, absent, present, active, np.longdouble)
             tiny = largest < threshold
             np.testing.assert_array_equal(z[tiny], numpy[tiny])
             np.testing.assert_array_equal(z[~tiny], kernel[~tiny])
-            got = _engine._eliminate_batch(
-                plan, priors, causes, absent, present, active, np.longdouble, tables, coef=coef
-            )
+            got = _engine._eliminate_batch(plan, tables, absent, present, active, np.longdouble, coef=coef)
             for g, k, n in zip(got, sums, numpy_sums):
                 np.testing.assert_array_equal(g[tiny], n[tiny])
                 np.testing.assert_array_equal(g[~tiny], k[~tiny])
@@ -213,7 +211,7 @@ def test_rows_zero_by_structure_stay_on_the_kernel_and_underflow_does_not():
         {"age": 40, "sex": "male", "numb_toes": True, "tingling": True, "burning": False, "diabetes": True},
         {"age": 40, "sex": "male", "numb_toes": True, "tingling": True, "swelling": False, "coldness": False},
     ]
-    plan, priors, causes, tables, absent, present, active, coef = _elimination(_codes(rows), np.longdouble)
+    plan, tables, absent, present, active, coef = _elimination(_codes(rows), np.longdouble)
     absent, present, active = absent.copy(), present.copy(), active.copy()
     absent[1, :, 0] = present[1, :, 0] = active[1, :, 0] = 0  # row 1: cause 0 can be neither
     tiny = np.longdouble(2.0) ** -600
@@ -224,14 +222,12 @@ def test_rows_zero_by_structure_stay_on_the_kernel_and_underflow_does_not():
     numpy = _engine._numpy_columns(plan.packed, *tables, absent, present, active, np.longdouble)
     assert (numpy[1] == 0).all() and (numpy[2, :, 0] > 0).all()
     with _kernel.use("numba"):
-        z, left = _kernel.eliminate(plan.packed, *tables, absent, present, active, np.longdouble)
+        z, left = _kernel.eliminate(plan.packed, (*tables, absent, present, active), np.longdouble)
         assert left.tolist() == [2] and (z[1] == 0).all() and (z[2, :, 0] == 0).all()
-        *_, left_sums = _kernel.term_sums(plan.packed, *tables, absent, present, active, coef, np.longdouble)
+        *_, left_sums = _kernel.term_sums(plan.packed, (*tables, absent, present, active), coef, np.longdouble)
         assert left_sums.tolist() == [2]
         # through the engine: row 2 is numpy's, rows 0 and 1 the kernel's
-        total, absolute = _engine._eliminate_batch(
-            plan, priors, causes, absent, present, active, np.longdouble, tables, coef=coef
-        )
+        total, absolute = _engine._eliminate_batch(plan, tables, absent, present, active, np.longdouble, coef=coef)
     assert (total[1] == 0).all() and (absolute[1] == 0).all()
     numpy_sums = _engine._term_sums(coef, numpy)
     np.testing.assert_array_equal(total[2], numpy_sums[0][2])
@@ -313,9 +309,9 @@ def test_the_engine_runs_the_kernel_for_frames_and_for_rows_with_many_terms(monk
     for name in ("eliminate", "term_sums"):
         real = getattr(_kernel, name)
 
-        def spy(packed, priors, alpha, beta, absent, present, *rest, real=real):
-            shapes.append(present.shape)
-            return real(packed, priors, alpha, beta, absent, present, *rest)
+        def spy(packed, arrays, *rest, real=real):
+            shapes.append(arrays[4].shape)  # present: (rows, terms, causes)
+            return real(packed, arrays, *rest)
 
         monkeypatch.setattr(_kernel, name, spy)
     small = {"age": 40, "sex": "male", "numb_toes": True, "tingling": True}

@@ -514,7 +514,6 @@ def _eliminate(
     :func:`_stack_tables` of these rows' upper layer, if already made (:class:`_UpperTables`)."""
     if factors is not None:
         plan, tables = factors
-        priors, causes = [], []  # only tables are read
     # one patient, or rows of one patient's context (the triage's and the value of information's
     # batches: the same context, other findings): the tables depend on the context alone, and contexts
     # repeat. Frames (shared) keep to one row, so that their many contexts do not fill the cache.
@@ -526,18 +525,18 @@ def _eliminate(
             if len(cache) >= FACTOR_CACHE_SIZE:
                 cache.clear()
             plan, priors, causes = _factors(model, compiled, upper[:1], dtype, shared=shared)
-            built = cache[key] = (plan, priors, causes, _stack_tables(priors, causes))
-        plan, priors, causes, tables = built
+            built = cache[key] = (plan, _stack_tables(priors, causes))
+        plan, tables = built
         _, n_terms, n_causes = present.shape
         if len(upper) == 1 and not shared and n_terms * (1 + n_causes) * plan.packed.width <= CLAMPED_MAX_ENTRIES:
             z = _eliminate_clamped(plan.packed, *tables, absent, present, active, dtype)
             return z if coef is None else _term_sums(coef, z)
     else:
         plan, priors, causes = _factors(model, compiled, upper, dtype, shared=shared)
-        tables = None
+        tables = _stack_tables(priors, causes)
     if kernel is None:
         kernel = shared or present.shape[1] >= KERNEL_MIN_TERMS
-    return _eliminate_batch(plan, priors, causes, absent, present, active, dtype, tables, kernel=kernel, coef=coef)
+    return _eliminate_batch(plan, tables, absent, present, active, dtype, kernel=kernel, coef=coef)
 
 
 def _factors(
@@ -649,6 +648,7 @@ class _UpperTables:
     def __init__(self, model: Model, compiled: _Compiled, upper: np.ndarray, rows: np.ndarray | None = None) -> None:
         self._model, self._compiled, self._upper = model, compiled, upper
         self._rows = rows  # the callers' row numbers -> rows of ``upper``
+        self._observed = upper[:, list(CONTEXT)] >= 0  # each row's pattern of observed context
         self._made: dict[tuple[bytes, str], tuple[_Plan, tuple[np.ndarray, ...], np.ndarray]] = {}
 
     def subset(self, rows: np.ndarray) -> _UpperTables:
@@ -661,7 +661,7 @@ class _UpperTables:
     def get(self, rows: np.ndarray, dtype: type) -> tuple[_Plan, tuple[np.ndarray, ...]]:
         """The plan and :func:`_stack_tables` of ``rows``, which observe the same context variables."""
         rows = rows if self._rows is None else self._rows[rows]
-        observed = self._upper[:, list(CONTEXT)] >= 0
+        observed = self._observed
         key = (observed[rows[0]].tobytes(), np.dtype(dtype).name)
         made = self._made.get(key)
         if made is None:
@@ -735,13 +735,11 @@ class _UpperTables:
 
 def _eliminate_batch(
     plan: _Plan,
-    priors: list,
-    causes: list,
+    tables: tuple[np.ndarray, ...],
     absent: np.ndarray,
     present: np.ndarray,
     active: np.ndarray,
     dtype: type,
-    tables: tuple[np.ndarray, ...] | None = None,
     *,
     kernel: bool = True,
     coef: np.ndarray | None = None,
@@ -756,8 +754,7 @@ def _eliminate_batch(
     gather, one product over its operands and one sum, whatever its number of operands. Each column's
     arithmetic is the same whatever the other columns, so a row's numbers do not depend on its batch.
     Columns go ``COLUMN_CHUNK`` at a time, which keeps the workspace in cache. ``tables``:
-    :func:`_stack_tables` of the factors, if already made."""
-    tables = tables if tables is not None else _stack_tables(priors, causes)
+    :func:`_stack_tables` of the plan's factors."""
     arrays = (*tables, absent, present, active)
 
     def on_numpy(rows: np.ndarray | slice) -> np.ndarray:
@@ -766,14 +763,14 @@ def _eliminate_batch(
         return _numpy_columns(plan.packed, *row_tables, absent[rows], present[rows], active[rows], dtype)
 
     if coef is not None:
-        done = _kernel.term_sums(plan.packed, *arrays, coef, dtype) if kernel else None
+        done = _kernel.term_sums(plan.packed, arrays, coef, dtype) if kernel else None
         if done is None:
             return _term_sums(coef, _numpy_columns(plan.packed, *arrays, dtype))
         total, absolute, left = done
         if len(left):
             total[left], absolute[left] = _term_sums(coef[left], on_numpy(left))
         return total, absolute
-    done = _kernel.eliminate(plan.packed, *arrays, dtype) if kernel else None
+    done = _kernel.eliminate(plan.packed, arrays, dtype) if kernel else None
     if done is None:
         return _numpy_columns(plan.packed, *arrays, dtype)
     z, left = done
@@ -1369,6 +1366,27 @@ def _reexpand(compiled: _Compiled, codes: Codes, rows: np.ndarray) -> Codes:
     return codes.take(rows, findings)
 
 
+def _ops(model: Model, findings: np.ndarray) -> np.ndarray:
+    """The rounding-bound's operation count per row of ``findings`` ``(R, F)`` codes (or one row)."""
+    return 4 * (len(model.causes) + len(model.upper) + (findings >= 0).sum(axis=-1) + 8)
+
+
+def _bounded(
+    total: np.ndarray, absolute: np.ndarray, eps_ops: np.ndarray | float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """From the signed and absolute sums over terms ``(R, J)`` (column 0 ``P(e)``, the others each
+    quantity's joint probability) and ``eps * ops`` per row: whether ``P(e)`` is above its own rounding
+    error, each quantity's ratio to ``P(e)`` ``(R, J - 1)``, and each row's bound on the ratios' error,
+    ``max_j eps * ops * (sum|t_j| + ratio_j * sum|t_0|) / P(e)`` (meaningless where not ok)."""
+    eps_ops = np.broadcast_to(np.asarray(eps_ops, dtype=np.float64), total.shape[:1])[:, None]
+    p_e = total[:, :1]
+    ok = p_e[:, 0] > eps_ops[:, 0] * absolute[:, 0]
+    safe = np.where(ok[:, None], p_e, 1)
+    ratios = total[:, 1:] / safe
+    bound = np.max(eps_ops * (absolute[:, 1:] + ratios * absolute[:, :1]) / safe, axis=1, initial=0.0)
+    return ok, ratios, bound
+
+
 def _solve(
     model: Model,
     compiled: _Compiled,
@@ -1381,8 +1399,7 @@ def _solve(
     """Fill ``out`` (posteriors, evidence probability, error bound, terms) for every row of ``codes``
     that can be answered; set ``failure`` for the others; return the rows that lost precision.
     ``upper_tables``: see :func:`_sums`."""
-    n_causes = len(model.causes)
-    ops = 4 * (n_causes + len(model.upper) + (codes.findings >= 0).sum(axis=1) + 8)
+    ops = _ops(model, codes.findings)
     groups, terms_of_row, term_key = _plan_groups(compiled, codes)
     # rows with many positives under Quickscore's signed expansion start in extended precision: they
     # would almost never meet the float64 bound, so a float64 pass first would be wasted. A looser
@@ -1414,15 +1431,7 @@ def _solve(
             eps = float(np.finfo(dtype).eps)
             total, absolute, n = _sums(model, compiled, codes, pending, dtype, term_key[pending], upper_tables)
             p_e = total[:, 0]
-            ok = p_e > eps * ops[pending] * absolute[:, 0]
-            ratios = total[:, 1:] / np.where(ok, p_e, 1)[:, None]
-            bound = np.max(
-                eps
-                * ops[pending][:, None]
-                * (absolute[:, 1:] + ratios * absolute[:, :1])
-                / np.where(ok, p_e, 1)[:, None],
-                axis=1,
-            )
+            ok, ratios, bound = _bounded(total, absolute, eps * ops[pending])
             done = ok & (bound <= target_error) if dtype is np.float64 else ok & (bound <= MAX_ERROR)
             rows = pending[done]
             out["posterior"][rows] = np.clip(ratios[done].astype(np.float64), 0.0, 1.0)
@@ -1670,7 +1679,7 @@ def left_out_answers(
     n_causes = len(model.causes)
     columns = [0, *(1 + c for c in causes), *(1 + n_causes + c for c in causes)]
     unit = {f: _unit_terms(compiled, findings, side, f) for f in wanted}
-    ops = 4 * (n_causes + len(model.upper) + int((findings >= 0).sum()) + 8)  # the whole evidence's: more
+    ops = float(_ops(model, findings))  # the whole evidence's: more than any reduced evidence's
     out: list[tuple[np.ndarray, float] | None] = [None] * len(left_out)
     pending = list(range(len(left_out)))
     for dtype in (np.float64, np.longdouble):  # as _solve: extended precision for the sets float64 misses
@@ -1700,16 +1709,13 @@ def left_out_answers(
                 mask &= unit[f]
             kept, terms = coef[0][mask], z[:, mask]
             total, absolute = (terms * kept).sum(axis=-1), (terms * np.abs(kept)).sum(axis=-1)
-            p_e = total[0]
             if absolute[0] == 0:  # every term zero: no cancellation, the evidence is impossible
                 continue
-            bound = np.inf
-            if p_e > eps * ops * absolute[0]:
-                ratios = total[1:] / p_e
-                bound = float(np.max(eps * ops * (absolute[1:] + ratios * absolute[0]) / p_e, initial=0.0))
-            if bound > target_error:
+            ok, ratios, bound = _bounded(total[None], absolute[None], eps * ops)
+            if not ok[0] or bound[0] > target_error:
                 missed.append(k)
                 continue
+            ratios, bound = ratios[0], float(bound[0])
             row = np.full(2 * n_causes, np.nan)
             row[[*causes, *(n_causes + c for c in causes)]] = np.clip(ratios.astype(np.float64), 0.0, 1.0)
             out[k] = (row, bound)

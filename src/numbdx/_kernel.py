@@ -146,18 +146,14 @@ def _arguments(packed: Any, tables: tuple[np.ndarray, ...], dtype: type) -> tupl
 
 def eliminate(
     packed: Any,  # _engine._Packed (not imported: this module sits below the engine)
-    priors: np.ndarray,
-    alpha: np.ndarray,
-    beta: np.ndarray,
-    absent: np.ndarray,
-    present: np.ndarray,
-    active: np.ndarray,
+    arrays: tuple[np.ndarray, ...],
     dtype: type,
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """``Z (R, T, J)`` as ``_engine._eliminate_columns`` defines it, by the compiled kernel, and the
     rows it leaves to numpy (those whose terms' ``Z`` are all below ``TINY``); or None where the
-    kernel does not run (numba absent or not wanted, or a dtype it has no kernel for)."""
-    prepared = _arguments(packed, (priors, alpha, beta, absent, present, active), dtype)
+    kernel does not run (numba absent or not wanted, or a dtype it has no kernel for). ``arrays``:
+    ``(priors, alpha, beta, absent, present, active)``, as the engine's elimination takes them."""
+    prepared = _arguments(packed, arrays, dtype)
     if prepared is None:
         return None
     kernels, double_double, arguments = prepared
@@ -165,26 +161,17 @@ def eliminate(
         return kernels.eliminate_float64(*arguments).astype(dtype, copy=False), np.zeros(0, dtype=np.int64)
     parts = kernels.eliminate_double_double(*arguments)
     largest = np.abs(parts[0, :, :, 0]).max(axis=1, initial=0.0)
-    tiny = _left_to_numpy(kernels, packed, (priors, alpha, beta, absent, present, active), largest)
-    return _joined(parts), tiny
+    return _joined(parts), _left_to_numpy(kernels, packed, arrays, largest)
 
 
 def term_sums(
-    packed: Any,
-    priors: np.ndarray,
-    alpha: np.ndarray,
-    beta: np.ndarray,
-    absent: np.ndarray,
-    present: np.ndarray,
-    active: np.ndarray,
-    coef: np.ndarray,
-    dtype: type,
+    packed: Any, arrays: tuple[np.ndarray, ...], coef: np.ndarray, dtype: type
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """``sum_t coef[r, t] * Z[r, t, j]`` and ``sum_t |coef[r, t]| * Z[r, t, j]`` (each ``(R, J)``) with
-    :func:`eliminate`'s ``Z``, summed in the kernel as ``Z`` is made (in double-double, in term
-    order), and the rows left to numpy as :func:`eliminate` leaves them (their sums here are not
-    to be used); or None where the kernel does not run."""
-    prepared = _arguments(packed, (priors, alpha, beta, absent, present, active, coef), dtype)
+    :func:`eliminate`'s ``Z`` (and its ``arrays``), summed in the kernel as ``Z`` is made (in
+    double-double, in term order), and the rows left to numpy as :func:`eliminate` leaves them (their
+    sums here are not to be used); or None where the kernel does not run."""
+    prepared = _arguments(packed, (*arrays, coef), dtype)
     if prepared is None:
         return None
     kernels, double_double, arguments = prepared
@@ -193,11 +180,10 @@ def term_sums(
         return sums[:, 0], sums[:, 1], np.zeros(0, dtype=np.int64)
     parts, largest = kernels.term_sums_double_double(*arguments)
     sums = _joined(parts)
-    tiny = _left_to_numpy(kernels, packed, (priors, alpha, beta, absent, present, active), largest)
-    return sums[:, 0], sums[:, 1], tiny
+    return sums[:, 0], sums[:, 1], _left_to_numpy(kernels, packed, arrays, largest)
 
 
-def _left_to_numpy(kernels: ModuleType, packed: Any, tables: tuple[np.ndarray, ...], largest: np.ndarray) -> np.ndarray:
+def _left_to_numpy(kernels: ModuleType, packed: Any, arrays: tuple[np.ndarray, ...], largest: np.ndarray) -> np.ndarray:
     """The rows whose largest ``Z`` (no clamp) is below ``TINY`` in double-double, except those whose
     every ``Z`` is zero by structure: in a slice of one row's terms, say, each of which needs a cause
     that the context rules out (seen on 45 of 177 kernel calls at 12 positives). Zero is exact in
@@ -209,7 +195,7 @@ def _left_to_numpy(kernels: ModuleType, packed: Any, tables: tuple[np.ndarray, .
     zero = tiny[largest[tiny] == 0]
     if not len(zero):
         return tiny
-    priors, alpha, beta, absent, present, active = tables
+    priors, alpha, beta, absent, present, active = arrays
     supports = [(t if t.shape[1] == 1 else t[:, zero]) > 0 for t in (priors, alpha, beta)] + [
         t[zero] > 0 for t in (absent, present, active)
     ]

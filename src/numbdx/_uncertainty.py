@@ -225,7 +225,8 @@ def _score(model: Model, codes: eng.Codes, theta: np.ndarray, params: _Parameter
         coef, absent, present, active = eng._combine(model, compiled, side, blocks[0], blocks[1], np.float64, tables)
         upper = np.repeat(codes.upper, n, axis=0)
         plan, priors, causes = eng._factors(model, compiled, upper, np.float64, tables)
-        total, _ = eng._eliminate_batch(plan, priors, causes, absent, present, active, np.float64, coef=coef)
+        stacked = eng._stack_tables(priors, causes)
+        total, _ = eng._eliminate_batch(plan, stacked, absent, present, active, np.float64, coef=coef)
         with np.errstate(divide="ignore", invalid="ignore"):
             out[start : start + n] = np.clip(total[:, 1:] / total[:, :1], 0.0, 1.0)
     return out
