@@ -134,6 +134,141 @@ def test_double_double_term_sums_are_within_long_double_rounding_of_the_exact_su
             assert error <= eps * abs(truth) + allowed, (value, float(truth))
 
 
+def _by_term_count(codes: _engine.Codes) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    """``(terms, rows, their term keys)`` per number of terms: the rows one ``build_terms`` call takes."""
+    compiled = _engine._compile(MODEL)
+    term_key, n_terms, _ = _engine._term_keys(compiled, codes)
+    return [(int(n), np.flatnonzero(n_terms == n), term_key[n_terms == n]) for n in np.unique(n_terms)]
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(evidence(MODEL, max_findings=6, chief=None), min_size=1, max_size=10))
+def test_built_terms_are_the_numpy_terms_bit_for_bit_whatever_their_structures(rows):
+    """The compiled builder takes rows of several term structures (one term count) at once; each
+    row's terms are those numpy builds for its structure alone, in the same order, bit for bit."""
+    codes = _codes(rows)
+    if codes is None:
+        return
+    compiled = _engine._compile(MODEL)
+    for n_terms, members, keys in _by_term_count(codes):
+        with _kernel.use("numba"):
+            built = _kernel.build_terms(
+                compiled.term_tables, codes.findings[members], codes.side[members], n_terms, np.float64
+            )
+        for key in np.unique(keys):
+            ours = members[keys == key]
+            expected = _engine._group_terms(MODEL, compiled, codes.findings[ours], int(codes.side[ours[0]]), np.float64)
+            for got, want in zip(built, expected):
+                np.testing.assert_array_equal(got[keys == key], want)
+
+
+def _exact_terms(findings: np.ndarray, side: int) -> tuple[np.ndarray, ...]:
+    """The numpy builder's terms in exact rationals: its banks, activations and side probabilities as
+    fractions (one term structure)."""
+    compiled = _engine._compile(MODEL)
+    banks = {
+        w: _engine._Choices(*(_exact(getattr(b, name)) for name in ("coef", "absent", "present", "not_activated")))
+        for w, b in compiled.banks.items()
+    }
+    exact = _engine._Compiled(**{**compiled.__dict__, "banks": banks})
+    rows = len(findings)
+    tables = _engine.RowTables(
+        upper=[],
+        p_present=[],
+        activation=np.broadcast_to(_exact(MODEL.activation), (rows, len(MODEL.causes))),
+        side_subset=np.broadcast_to(_exact(MODEL.findings[MODEL.side_index].subset_mult), (rows, 4, len(MODEL.causes))),
+        link=None,
+        leak=None,
+    )
+    gated = np.broadcast_to(compiled.gated, findings.shape)
+    blocks = [_engine._block(exact, findings, mask, len(MODEL.causes), object) for mask in (gated, ~gated)]
+    return _engine._combine(MODEL, exact, side, *blocks, object, tables)
+
+
+@pytest.mark.skipif(not EXTENDED, reason="np.longdouble is float64 on this platform")
+@settings(max_examples=10, deadline=None)
+@given(st.lists(evidence(MODEL, max_findings=4, chief=None), min_size=1, max_size=4))
+def test_double_double_terms_are_within_their_rounding_of_the_exact_terms(rows):
+    """The builder's double-double terms against the same terms in exact rationals: each within
+    ``DOUBLE_DOUBLE_EPS`` per factor of its value (numpy's ``np.longdouble`` terms are within 2**-64
+    per factor); high parts are their values rounded to float64."""
+    codes = _codes(rows)
+    if codes is None:
+        return
+    compiled = _engine._compile(MODEL)
+    for n_terms, members, keys in _by_term_count(codes):
+        with _kernel.use("numba"):
+            built = _kernel.build_terms(
+                compiled.term_tables, codes.findings[members], codes.side[members], n_terms, np.longdouble
+            )
+        assert all(isinstance(b, _kernel.DoubleDouble) for b in built)
+        for key in np.unique(keys):
+            ours = members[keys == key]
+            factors = 4 + int((codes.findings[ours[0]] >= 0).sum())
+            allowed = Fraction(factors) * Fraction(_kernel.DOUBLE_DOUBLE_EPS)
+            for got, truth in zip(built, _exact_terms(codes.findings[ours], int(codes.side[ours[0]]))):
+                hi, lo = got.parts[0][keys == key].reshape(-1), got.parts[1][keys == key].reshape(-1)
+                for h, low, t in zip(hi, lo, truth.reshape(-1)):
+                    assert h == float(t) or abs(Fraction(h) - t) <= abs(t) * 2**-52, (h, float(t))
+                    assert abs(Fraction(h) + Fraction(low) - t) <= allowed * abs(t), (h, low, float(t))
+
+
+def test_building_rows_whose_terms_differ_in_number_is_refused():
+    codes = _codes([{"numb_toes": True}, {"numb_toes": True, "tingling": True}])
+    compiled = _engine._compile(MODEL)
+    n_terms = int(_engine.row_terms(compiled, codes.findings[0], int(codes.side[0])))
+    with _kernel.use("numba"), pytest.raises(ValueError, match="differ in number"):
+        _kernel.build_terms(compiled.term_tables, codes.findings, codes.side, n_terms, np.float64)
+
+
+@pytest.mark.skipif(not EXTENDED, reason="np.longdouble is float64 on this platform")
+def test_double_double_terms_left_to_numpy_are_rounded_to_long_double_for_it(monkeypatch):
+    """Rows the kernel leaves to numpy (``TINY``), and one patient's small elimination (``clamped``,
+    numpy's), take built double-double terms as ``np.longdouble``: the same numbers as numpy on the
+    rounded terms."""
+    rows = [
+        {"age": 40, "sex": "male", "numb_toes": True, "tingling": True, "smoking": True},
+        {"age": 40, "sex": "male", "numb_toes": True, "tingling": True, "burning": False, "diabetes": True},
+    ]
+    plan, tables, *_ = _elimination(_codes(rows), np.longdouble)
+    codes = _codes(rows)
+    compiled = _engine._compile(MODEL)
+    n_terms = int(_engine.row_terms(compiled, codes.findings[0], int(codes.side[0])))
+    with _kernel.use("numba"):
+        coef, absent, present, active = _kernel.build_terms(
+            compiled.term_tables, codes.findings, codes.side, n_terms, np.longdouble
+        )
+        rounded = [_kernel.as_array(a) for a in (coef, absent, present, active)]
+        assert all(a.dtype == np.longdouble for a in rounded)
+        z = _engine._numpy_columns(plan.packed, *tables, *rounded[1:], np.longdouble)
+        numpy = _engine._term_sums(rounded[0], z)
+        monkeypatch.setattr(_kernel, "TINY", np.inf)  # every row left to numpy
+        total, absolute = _engine._eliminate_batch(plan, tables, absent, present, active, np.longdouble, coef=coef)
+        np.testing.assert_array_equal(total, numpy[0])
+        np.testing.assert_array_equal(absolute, numpy[1])
+        monkeypatch.setattr(_engine, "CLAMPED_MAX_ENTRIES", 10**9)  # one patient: the clamped elimination
+        upper = codes.upper[:1]
+        one = [a[:1] for a in (absent, present, active)]
+        MODEL.__dict__.pop("_factor_cache", None)
+        got = _engine._eliminate(MODEL, compiled, upper, *one, np.longdouble, coef=coef[:1])
+        MODEL.__dict__.pop("_factor_cache", None)
+        one = [a[:1] for a in rounded[1:]]
+        want = _engine._eliminate(MODEL, compiled, upper, *one, np.longdouble, coef=rounded[0][:1])
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)
+
+
+def test_the_bound_counts_extended_precision_in_double_doubles_where_that_is_coarser(monkeypatch):
+    """Where ``np.longdouble`` is IEEE quad (aarch64 Linux), its ``eps`` (2**-112) is finer than the
+    kernels' double-double: the bound must count in the coarser. Simulated here by a double-double
+    unit coarser than this platform's ``np.longdouble``."""
+    assert _engine._rounding_eps(np.float64) == np.finfo(np.float64).eps
+    assert _engine._rounding_eps(np.longdouble) >= np.finfo(np.longdouble).eps
+    coarser = 4 * float(np.finfo(np.longdouble).eps)
+    monkeypatch.setattr(_kernel, "DOUBLE_DOUBLE_EPS", coarser)
+    assert _engine._rounding_eps(np.longdouble) == coarser
+
+
 factors = st.floats(min_value=-1e150, max_value=1e150, allow_nan=False, allow_infinity=False)
 
 

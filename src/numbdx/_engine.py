@@ -27,7 +27,10 @@ run the same elimination compiled (``_kernel``): the same numbers in float64, do
 of extended precision. The kernel also sums each row's terms as it makes them (``_kernel.term_sums``),
 in double-double whatever the dtype, so ``Z`` over (row, term) never reaches memory; numpy sums the
 terms after the elimination (``_term_sums``). The sums then differ in their last bits between the two.
-A frame's upper-layer tables are made once for all its rows (``_UpperTables``).
+The kernel path also builds the terms compiled (``_kernel.build_terms``), rows of every term structure
+in one call (numpy builds each structure apart): numpy's float64 terms bit for bit, and double-double
+terms (products of float64 numbers, closer to exact than ``np.longdouble``'s) for the double-double
+elimination. A frame's upper-layer tables are made once for all its rows (``_UpperTables``).
 
 Leaving a positive expanded with signs out of the evidence keeps exactly the terms that take its
 ``+1`` choice, so answers for evidence with some such positives left out are masked sums of the whole
@@ -37,7 +40,8 @@ evidence's terms (``left_out_answers``; the triage's re-checks).
 through the recorded elimination steps gives every cause factor's cavity ``dZ/dg_j`` at about three
 times the cost of ``Z``. ``P(cause_j activating the leg numbness, evidence)`` uses the activated part likewise.
 
-Precision: each answer carries a bound on its rounding error (``eps * ops * sum|terms| / |sum|``);
+Precision: each answer carries a bound on its rounding error (``eps * ops * sum|terms| / |sum|``, with
+``eps`` from :func:`_rounding_eps`);
 when the bound exceeds ``TARGET_ERROR`` the row is recomputed in extended precision; if that is still
 above ``MAX_ERROR``, its positive findings are re-expanded without cancellation (rarest first, within
 a term budget) and it is computed again; past that the engine refuses rather than answer wrongly.
@@ -170,6 +174,7 @@ class _Compiled:
     p_on: np.ndarray  # (F,): upper bound on P(finding on), to pick what to re-expand
     gated: np.ndarray  # (F,) bool
     signed: np.ndarray  # (F,) bool: a positive observation expands with signs (Quickscore), not ORDERED
+    term_tables: tuple[np.ndarray, ...]  # the banks flattened, for the compiled term builder (_term_tables)
 
 
 def _moebius(allowed: frozenset[int], n_patterns: int) -> list[tuple[int, int]]:
@@ -288,24 +293,73 @@ def _compile(model: Model) -> _Compiled:
         width: _Choices(*(np.array([[ch[k] for ch in row] for row in rows], dtype=np.float64) for k in range(4)))
         for width, rows in by_width.items()
     }
+    width = np.array([[entry.get((i, p), (0, 0))[0] for p in (0, 1, ORDERED)] for i in range(len(model.findings))])
+    bank_row = np.array([[entry.get((i, p), (0, 0))[1] for p in (0, 1, ORDERED)] for i in range(len(model.findings))])
+    gated = np.array([f.gated for f in model.findings])
+    side_terms = tuple(tuple(_moebius(code, 4)) for code in SIDE_CODES)
     compiled = _Compiled(
         upper_cards=upper_cards,
         prior_scopes=list(priors.values()),
         cause_scopes=causes,
         banks=banks,
         entry=entry,
-        side_terms=tuple(tuple(_moebius(code, 4)) for code in SIDE_CODES),
+        side_terms=side_terms,
         widest=max(int(np.prod([upper_cards[u] for u in s], dtype=np.int64)) for s in scopes),
-        width=np.array([[entry.get((i, p), (0, 0))[0] for p in (0, 1, ORDERED)] for i in range(len(model.findings))]),
-        bank_row=np.array(
-            [[entry.get((i, p), (0, 0))[1] for p in (0, 1, ORDERED)] for i in range(len(model.findings))]
-        ),
+        width=width,
+        bank_row=bank_row,
         p_on=np.array([_p_on_bound(model, i) if f.kind != "side" else 1.0 for i, f in enumerate(model.findings)]),
-        gated=np.array([f.gated for f in model.findings]),
+        gated=gated,
         signed=np.array([f.kind != "side" and not _rare(model, i) for i, f in enumerate(model.findings)]),
+        term_tables=_term_tables(model, banks, width, bank_row, gated, side_terms),
     )
     model.__dict__["_compiled"] = compiled
     return compiled
+
+
+def _term_tables(
+    model: Model,
+    banks: dict[int, _Choices],
+    width: np.ndarray,
+    bank_row: np.ndarray,
+    gated: np.ndarray,
+    side_terms: tuple[tuple[tuple[int, int], ...], ...],
+) -> tuple[np.ndarray, ...]:
+    """The arguments of ``_kernel.build_terms`` before the rows': every bank's choices in one table
+    (``choice_coef (N,)``, ``choice_vectors (3, N, C)``: absent, present, not activated), each
+    (finding, code)'s first choice there (``choice_start (F, 3)``) and width, the widths in the order
+    ``_block`` takes them, the gated findings (int8), the side codes' terms (``side_subset``,
+    ``side_coef`` ``(codes, 4)`` and ``side_count``), the causes' activation and the side finding's
+    ``subset_mult``."""
+    offset, coefs, vectors = {}, [], []
+    at = 0
+    for w in sorted(banks):
+        offset[w] = at
+        coefs.append(banks[w].coef.reshape(-1))
+        vectors.append(
+            np.stack([t.reshape(-1, t.shape[-1]) for t in (banks[w].absent, banks[w].present, banks[w].not_activated)])
+        )
+        at += banks[w].coef.size
+    safe_width = np.maximum(width, 1)
+    choice_start = np.array([offset.get(int(w), 0) for w in width.reshape(-1)]).reshape(width.shape)
+    choice_start = choice_start + bank_row * safe_width
+    side_subset = np.zeros((len(side_terms), 4), dtype=np.int64)
+    side_coef = np.zeros((len(side_terms), 4))
+    for code, terms in enumerate(side_terms):
+        for i, (subset, coef) in enumerate(terms):
+            side_subset[code, i], side_coef[code, i] = subset, coef
+    return (
+        choice_start.astype(np.int64),
+        width.astype(np.int64),
+        np.array(sorted(w for w in banks if w > 0), dtype=np.int64),
+        gated.astype(np.int8),
+        np.ascontiguousarray(np.concatenate(coefs), dtype=np.float64),
+        np.ascontiguousarray(np.concatenate(vectors, axis=1), dtype=np.float64),
+        side_subset,
+        side_coef,
+        np.array([len(t) for t in side_terms], dtype=np.int64),
+        np.ascontiguousarray(model.activation, dtype=np.float64),
+        np.ascontiguousarray(model.findings[model.side_index].subset_mult, dtype=np.float64),
+    )
 
 
 def compiled_gated(model: Model) -> np.ndarray:
@@ -491,17 +545,20 @@ def _full(table: np.ndarray, scope: Sequence[int], n_upper: int, *, per_row: boo
     return np.transpose(table, [*range(lead), *(lead + k for k in order)]).reshape((rows, 1, *shape))
 
 
+Terms = np.ndarray | _kernel.DoubleDouble  # terms as numpy or the kernel builds them (_kernel.build_terms)
+
+
 def _eliminate(
     model: Model,
     compiled: _Compiled,
     upper: np.ndarray,
-    absent: np.ndarray,
-    present: np.ndarray,
-    active: np.ndarray,
+    absent: Terms,
+    present: Terms,
+    active: Terms,
     dtype: type,
     shared: bool = False,
     kernel: bool | None = None,
-    coef: np.ndarray | None = None,
+    coef: Terms | None = None,
     factors: tuple[_Plan, tuple[np.ndarray, ...]] | None = None,
 ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """``Z[r, t, j]``: the upper layer summed out for each row, term and clamp: ``j = 0`` none,
@@ -529,8 +586,9 @@ def _eliminate(
         plan, tables = built
         _, n_terms, n_causes = present.shape
         if len(upper) == 1 and not shared and n_terms * (1 + n_causes) * plan.packed.width <= CLAMPED_MAX_ENTRIES:
+            absent, present, active = (_kernel.as_array(a) for a in (absent, present, active))
             z = _eliminate_clamped(plan.packed, *tables, absent, present, active, dtype)
-            return z if coef is None else _term_sums(coef, z)
+            return z if coef is None else _term_sums(_kernel.as_array(coef), z)
     else:
         plan, priors, causes = _factors(model, compiled, upper, dtype, shared=shared)
         tables = _stack_tables(priors, causes)
@@ -736,18 +794,19 @@ class _UpperTables:
 def _eliminate_batch(
     plan: _Plan,
     tables: tuple[np.ndarray, ...],
-    absent: np.ndarray,
-    present: np.ndarray,
-    active: np.ndarray,
+    absent: Terms,
+    present: Terms,
+    active: Terms,
     dtype: type,
     *,
     kernel: bool = True,
-    coef: np.ndarray | None = None,
+    coef: Terms | None = None,
 ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """The elimination of :func:`_eliminate` on every row and term at once: by the compiled kernel
     where numba is installed and ``kernel`` (:mod:`numbdx._kernel`; the same numbers in float64,
     double-double for extended precision), else with numpy (:func:`_numpy_columns`). With ``coef``,
-    the sums over terms of :func:`_term_sums` instead of ``Z``.
+    the sums over terms of :func:`_term_sums` instead of ``Z``. Terms the kernel built in
+    double-double (:class:`_kernel.DoubleDouble`) go to numpy rounded to ``np.longdouble``.
 
     With numpy, every factor, initial or produced by a step, is a block of rows of one workspace ``(W, N)`` whose
     columns are the ``N = rows * terms`` (row, term) pairs (``plan.packed``): a step is then one
@@ -760,7 +819,8 @@ def _eliminate_batch(
     def on_numpy(rows: np.ndarray | slice) -> np.ndarray:
         """``Z`` of ``rows`` with numpy (the kernel's fallback, see ``_kernel.TINY``)."""
         row_tables = (t if t.shape[1] == 1 else t[:, rows] for t in tables)
-        return _numpy_columns(plan.packed, *row_tables, absent[rows], present[rows], active[rows], dtype)
+        row_terms = (_kernel.as_array(a[rows]) for a in (absent, present, active))
+        return _numpy_columns(plan.packed, *row_tables, *row_terms, dtype)
 
     if coef is not None:
         done = _kernel.term_sums(plan.packed, arrays, coef, dtype) if kernel else None
@@ -768,7 +828,7 @@ def _eliminate_batch(
             return _term_sums(coef, _numpy_columns(plan.packed, *arrays, dtype))
         total, absolute, left = done
         if len(left):
-            total[left], absolute[left] = _term_sums(coef[left], on_numpy(left))
+            total[left], absolute[left] = _term_sums(_kernel.as_array(coef[left]), on_numpy(left))
         return total, absolute
     done = _kernel.eliminate(plan.packed, arrays, dtype) if kernel else None
     if done is None:
@@ -1253,19 +1313,12 @@ def _sums(
     ``term_key``: the rows' term keys from :func:`_plan_groups`; ``upper_tables``: the upper layer's
     tables of ``codes``' rows, made once (frames)."""
     sub = codes.take(rows)
-    if (term_key == term_key[0]).all():
-        built = _group_terms(model, compiled, sub.findings, int(sub.side[0]), dtype)
-    else:
-        built = None
-        for k in np.unique(term_key):
-            members = np.flatnonzero(term_key == k)
-            parts = _group_terms(model, compiled, sub.findings[members], int(sub.side[members[0]]), dtype)
-            if built is None:
-                built = [np.empty((len(rows), *a.shape[1:]), dtype=a.dtype) for a in parts]
-            for target, a in zip(built, parts):
-                target[members] = a
-    coef, absent, present, active = built
-    n_terms = coef.shape[1]
+    n_terms = int(row_terms(compiled, sub.findings[0], int(sub.side[0])))
+    kernel = codes.shared or n_terms >= KERNEL_MIN_TERMS  # by the rows' terms, not a slice's
+    # the compiled builder makes a chunk's terms in one call whatever their structures; numpy builds
+    # each structure apart (on frames, most structures have a row or two: 464 of 528 calls on
+    # bench_batch's cohort had fewer than 20 rows, and took 0.23 s)
+    built = None if kernel and _kernel.builds_terms(dtype) else _terms_by_key(model, compiled, sub, term_key, dtype)
     total = np.zeros((len(rows), 1 + 2 * len(model.causes)), dtype=dtype)
     absolute = np.zeros_like(total)
     step = max(1, CHUNK_ELEMENTS // max(1, n_terms * compiled.widest))
@@ -1273,9 +1326,14 @@ def _sums(
     # in cache (16,384 terms at once ran 10x slower per term); terms are independent, so this changes
     # no number
     term_step = max(1, TERM_CHUNK_ELEMENTS // compiled.widest)
-    kernel = codes.shared or n_terms >= KERNEL_MIN_TERMS  # by the rows' terms, not a slice's
     for start in range(0, len(rows), step):
         part = slice(start, start + step)
+        if built is None:
+            coef, absent, present, active = _kernel.build_terms(
+                compiled.term_tables, sub.findings[part], sub.side[part], n_terms, dtype
+            )
+        else:
+            coef, absent, present, active = (a[part] for a in built)
         upper = codes.upper[rows][part]
         factors = upper_tables.get(rows[part], dtype) if upper_tables is not None else None
         for t in (slice(t0, t0 + term_step) for t0 in range(0, n_terms, term_step)):
@@ -1283,18 +1341,36 @@ def _sums(
                 model,
                 compiled,
                 upper,
-                absent[part, t],
-                present[part, t],
-                active[part, t],
+                absent[:, t],
+                present[:, t],
+                active[:, t],
                 dtype,
                 codes.shared,
                 kernel,
-                coef=coef[part, t],
+                coef=coef[:, t],
                 factors=factors,
             )
             total[part] += signed
             absolute[part] += size
     return total, absolute, np.full(len(rows), n_terms)
+
+
+def _terms_by_key(
+    model: Model, compiled: _Compiled, sub: Codes, term_key: np.ndarray, dtype: type
+) -> tuple[np.ndarray, ...]:
+    """The terms of ``sub``'s rows with numpy: each term structure (``term_key``) built apart, then
+    stacked in row order."""
+    if (term_key == term_key[0]).all():
+        return _group_terms(model, compiled, sub.findings, int(sub.side[0]), dtype)
+    built = None
+    for k in np.unique(term_key):
+        members = np.flatnonzero(term_key == k)
+        parts = _group_terms(model, compiled, sub.findings[members], int(sub.side[members[0]]), dtype)
+        if built is None:
+            built = [np.empty((len(sub), *a.shape[1:]), dtype=a.dtype) for a in parts]
+        for target, a in zip(built, parts):
+            target[members] = a
+    return tuple(built)
 
 
 METHODS = ("auto", "exact", "sampling")
@@ -1371,6 +1447,15 @@ def _ops(model: Model, findings: np.ndarray) -> np.ndarray:
     return 4 * (len(model.causes) + len(model.upper) + (findings >= 0).sum(axis=-1) + 8)
 
 
+def _rounding_eps(dtype: type) -> float:
+    """The unit of the rounding bound in ``dtype``: its ``eps``, and for extended precision at least
+    double-double's, which the kernels run in its place. On x86 that changes nothing (``np.longdouble``
+    has 64 bits, double-double about 104); where ``np.longdouble`` is IEEE quad (113 bits: aarch64
+    Linux), the kernels' answers are less precise than its ``eps`` says."""
+    eps = float(np.finfo(dtype).eps)
+    return max(eps, _kernel.DOUBLE_DOUBLE_EPS) if dtype is np.longdouble else eps
+
+
 def _bounded(
     total: np.ndarray, absolute: np.ndarray, eps_ops: np.ndarray | float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -1428,7 +1513,7 @@ def _solve(
                 pending = np.concatenate([pending, carried])
             if not len(pending):
                 continue
-            eps = float(np.finfo(dtype).eps)
+            eps = _rounding_eps(dtype)
             total, absolute, n = _sums(model, compiled, codes, pending, dtype, term_key[pending], upper_tables)
             p_e = total[:, 0]
             ok, ratios, bound = _bounded(total, absolute, eps * ops[pending])
@@ -1447,7 +1532,7 @@ def _solve(
             if dtype is np.float64:
                 # extended precision gains eps64 / eps_ld (about 2,000x): rows it cannot bring under
                 # MAX_ERROR skip it (it is slow) and go straight to the cancellation-free expansion
-                gain = float(np.finfo(np.float64).eps / np.finfo(np.longdouble).eps)
+                gain = _rounding_eps(np.float64) / _rounding_eps(np.longdouble)
                 hopeful = ok & (bound / gain <= MAX_ERROR)
                 imprecise.extend(pending[left & ~hopeful].tolist())
                 left &= hopeful
@@ -1701,7 +1786,7 @@ def left_out_answers(
         # only the columns asked for (the sums over terms are much of the cost here), terms last: numpy
         # sums a contiguous axis pairwise, whose rounding the bound covers (a matrix product's need not)
         z = np.ascontiguousarray(z[:, columns].T)
-        eps = float(np.finfo(dtype).eps)
+        eps = _rounding_eps(dtype)
         missed = []
         for k in pending:
             mask = np.ones(z.shape[1], dtype=bool)

@@ -8,18 +8,24 @@ first elimination that uses it, never at ``import numbdx``: importing it costs a
 patient's usual query never pays. Kernels are compiled once and cached on disk by numba
 (``cache=True``); the first run after installing compiles them (about 7 s).
 
-Two entry points: :func:`eliminate` returns ``Z`` over (row, term); :func:`term_sums` returns the
-sums over each row's terms of ``coef * Z`` and ``|coef| * Z``, which the kernel adds up as it makes
-``Z`` (exact products and double-double sums, then one rounding), so that the engine neither writes
-``Z`` out nor converts it. This is what the engine uses; numpy's own sums (``_engine._term_sums``) round at
-every addition, so the two paths' sums differ in their last bits, well inside the engine's bound.
+Two entry points eliminate: :func:`eliminate` returns ``Z`` over (row, term); :func:`term_sums`
+returns the sums over each row's terms of ``coef * Z`` and ``|coef| * Z``, which the kernel adds up as
+it makes ``Z`` (exact products and double-double sums, then one rounding), so that the engine neither
+writes ``Z`` out nor converts it. This is what the engine uses; numpy's own sums
+(``_engine._term_sums``) round at every addition, so the two paths' sums differ in their last bits,
+well inside the engine's bound. A third, :func:`build_terms`, makes the terms themselves for rows of
+any term structures at once (numpy builds each structure apart, which on frames costs more than
+building: most structures have a row or two).
 
 What each implementation returns:
 
 - float64: the kernel's numbers are the numpy path's, bit for bit;
 - extended precision: numpy uses ``np.longdouble`` (64-bit significand on x86), the kernel
-  double-double (about 104 bits), so the engine's bound for extended precision (``eps`` of
-  ``np.longdouble``) holds for both. A row whose ``Z`` is below ``TINY`` is recomputed with numpy:
+  double-double (about 104 bits), so the engine's bound for extended precision holds for both (it
+  counts in the coarser of ``np.longdouble``'s ``eps`` and :data:`DOUBLE_DOUBLE_EPS`: where
+  ``np.longdouble`` is IEEE quad, double-double is the coarser). The kernel's terms are
+  :class:`DoubleDouble`, rounded to ``np.longdouble`` only for the rows numpy takes over. A row
+  whose ``Z`` is below ``TINY`` is recomputed with numpy:
   double-double has float64's exponent range, which ``np.longdouble`` exceeds, and its low part loses
   bits before float64 underflows. Rows whose ``Z`` is zero by structure (not by underflow) keep the
   kernel's exact zeros (see :func:`_left_to_numpy`).
@@ -41,6 +47,9 @@ import numpy as np
 ENVIRONMENT = "NUMBDX_KERNEL"
 CHOICES = ("auto", "numba", "numpy")
 TINY = 2.0**-900  # double-double keeps its ~104 bits down to about 2**-969
+# what the engine's bound counts per double-double operation: the product (Dekker's, with fma) and the
+# sums here are within a few u**2 (u = 2**-53; Joldes, Muller and Popescu 2017), 2**-100 is 64 u**2
+DOUBLE_DOUBLE_EPS = 2.0**-100
 
 _forced: str | None = None
 _module: ModuleType | None = None
@@ -96,11 +105,40 @@ def use(choice: str) -> Iterator[None]:
 X87 = np.finfo(np.longdouble).nmant == 63 and np.dtype(np.longdouble).itemsize == 16 and sys.byteorder == "little"
 
 
-def _split(x: np.ndarray, kernels: ModuleType | None = None) -> np.ndarray:
+class DoubleDouble:
+    """Terms the kernel made in double-double (``parts``: ``(2, *shape)``, high and low float64
+    parts) for the double-double elimination, where the engine otherwise passes ``np.longdouble``
+    arrays: indexed on their leading axes like those, and rounded to ``np.longdouble`` by
+    :func:`as_array` where numpy takes over (the rows left to it)."""
+
+    __slots__ = ("parts",)
+
+    def __init__(self, parts: np.ndarray) -> None:
+        self.parts = parts
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.parts.shape[1:]
+
+    def __len__(self) -> int:
+        return self.parts.shape[1]
+
+    def __getitem__(self, key: Any) -> DoubleDouble:
+        return DoubleDouble(self.parts[(slice(None), *(key if isinstance(key, tuple) else (key,)))])
+
+
+def as_array(x: np.ndarray | DoubleDouble) -> np.ndarray:
+    """``x`` as numpy takes it: a :class:`DoubleDouble` rounded to ``np.longdouble``."""
+    return _joined(x.parts) if isinstance(x, DoubleDouble) else x
+
+
+def _split(x: np.ndarray | DoubleDouble, kernels: ModuleType | None = None) -> np.ndarray:
     """``(2, *x.shape)`` float64 high and low parts whose sum is ``x`` exactly (``x``: np.longdouble
     with at most 106 significant bits, which is every long double numpy has on x86), by the
     kernels' bit-level split where the format is x87's (six times faster than numpy's long double
-    arithmetic, measured), else with numpy."""
+    arithmetic, measured), else with numpy. A :class:`DoubleDouble` is split already."""
+    if isinstance(x, DoubleDouble):
+        return np.ascontiguousarray(x.parts)
     if kernels is not None and X87 and x.dtype == np.longdouble:
         words = np.ascontiguousarray(x).reshape(-1).view(np.uint64).reshape(-1, 2)
         return kernels.split_x87(words, kernels.POWERS_OF_TWO).reshape(2, *x.shape)
@@ -183,6 +221,31 @@ def term_sums(
     return sums[:, 0], sums[:, 1], _left_to_numpy(kernels, packed, arrays, largest)
 
 
+def builds_terms(dtype: type) -> bool:
+    """Whether :func:`build_terms` runs for ``dtype``: where the kernels do (float64 and
+    ``np.longdouble``)."""
+    return dtype in (np.float64, np.longdouble) and _kernels() is not None
+
+
+def build_terms(
+    tables: tuple[np.ndarray, ...], findings: np.ndarray, side: np.ndarray, n_terms: int, dtype: type
+) -> tuple[np.ndarray | DoubleDouble, ...] | None:
+    """Rows' terms, ``coef (R, T)`` and ``absent``, ``present``, ``active`` ``(R, T, C)``, for rows of
+    any term structures with ``n_terms`` terms each, in one call; or None where the kernel does not
+    run (see :func:`builds_terms`). ``tables``: ``_engine._Compiled.term_tables``.
+
+    In float64 they are ``_engine._group_terms``'s numbers, bit for bit. For extended precision they
+    are :class:`DoubleDouble` (products of float64 numbers in double-double: closer to the exact terms
+    than ``np.longdouble``'s), which the double-double kernels take as they are."""
+    if not builds_terms(dtype):
+        return None
+    kernels = _kernels()
+    if dtype is np.float64 or np.finfo(np.longdouble).eps == np.finfo(np.float64).eps:
+        built = kernels.build_terms_float64(*tables, findings, side, n_terms)
+        return tuple(a.astype(dtype, copy=False) for a in built)
+    return tuple(DoubleDouble(a) for a in kernels.build_terms_double_double(*tables, findings, side, n_terms))
+
+
 def _left_to_numpy(kernels: ModuleType, packed: Any, arrays: tuple[np.ndarray, ...], largest: np.ndarray) -> np.ndarray:
     """The rows whose largest ``Z`` (no clamp) is below ``TINY`` in double-double, except those whose
     every ``Z`` is zero by structure: in a slice of one row's terms, say, each of which needs a cause
@@ -197,7 +260,7 @@ def _left_to_numpy(kernels: ModuleType, packed: Any, arrays: tuple[np.ndarray, .
         return tiny
     priors, alpha, beta, absent, present, active = arrays
     supports = [(t if t.shape[1] == 1 else t[:, zero]) > 0 for t in (priors, alpha, beta)] + [
-        t[zero] > 0 for t in (absent, present, active)
+        (t[zero].parts[0] if isinstance(t, DoubleDouble) else t[zero]) > 0 for t in (absent, present, active)
     ]
     plan = _plan_arguments(packed)
     ones = np.ones(present[zero].shape[:2])
