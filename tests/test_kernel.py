@@ -488,25 +488,98 @@ def test_warming_loads_both_precisions_kernels(monkeypatch):
     assert (np.longdouble in dtypes) == EXTENDED
 
 
-def test_thirteen_positives_are_tried_exactly_on_the_kernels():
+def test_more_positives_are_tried_exactly_on_the_kernels():
     """With ``method="auto"``, 13 positives go to sampling on numpy but are tried exactly on the
-    kernels (``AUTO_EXACT_POSITIVES_KERNEL``); this patient's exact answer is within the sampled
-    one's error bound of it."""
+    kernels: up to ``AUTO_EXACT_POSITIVES_KERNEL`` for frames, and for one patient as many as
+    ``MAX_TERMS`` allows where its extended precision runs from exact inputs. This patient's exact
+    answer is within the sampled one's error bound of it."""
     positives = [
         "numb_toes", "tingling", "burning", "numb_foot_sole", "aching_pain", "cramps_convulsions", "heaviness",
         "swelling", "chronic_fatigue", "difficulty_walking", "weakness", "only_at_night", "coldness",
     ]  # fmt: skip
     ev = {"age": 58, "sex": "female", "diabetes": True, "overweight": True, **dict.fromkeys(positives, True)}
     assert _engine.AUTO_EXACT_POSITIVES < len(positives) <= _engine.AUTO_EXACT_POSITIVES_KERNEL
+    assert 2**_engine.AUTO_EXACT_POSITIVES_EXACT_INPUTS == _engine.MAX_TERMS
     with _kernel.use("numpy"):
         assert _engine.auto_exact_positives() == _engine.AUTO_EXACT_POSITIVES
         sampled = numbdx.infer(ev)
     with _kernel.use("numba"):
-        assert _engine.auto_exact_positives() == _engine.AUTO_EXACT_POSITIVES_KERNEL
+        assert _engine.auto_exact_positives(shared=True) == _engine.AUTO_EXACT_POSITIVES_KERNEL
+        one_patient = _engine.AUTO_EXACT_POSITIVES_EXACT_INPUTS if EXTENDED else _engine.AUTO_EXACT_POSITIVES_KERNEL
+        assert _engine.auto_exact_positives() == one_patient
         exact = numbdx.infer(ev)
     assert sampled.method == "importance_sampling" and exact.method == "exact"
-    assert exact.error_bound <= 1e-6
+    assert exact.error_bound <= (1e-15 if EXTENDED else 1e-6)
     for cause in exact:
         for quantity in ("posterior", "explains"):
             difference = abs(getattr(cause, quantity) - getattr(sampled[cause.name], quantity))
             assert difference <= sampled.error_bound + exact.error_bound, (cause.name, quantity)
+
+
+# four causes whose findings include 14 positives expanded with signs: brute force enumerates them
+MANY_SIGNED = ("lumbosacral_osteochondrosis", "lumbar_disc_herniation", "raynauds_disease", "positional_compression")
+
+
+@pytest.mark.skipif(not EXTENDED, reason="numpy has no extended precision here: no double-double kernel")
+def test_exact_inputs_keep_many_cancelling_positives_within_a_tight_bound(monkeypatch):
+    """14 positives expanded with signs (32,768 terms, cancelling), against brute-force enumeration
+    (positive probabilities only: no cancellation). From exact inputs in double-double the bound is
+    below 1e-15 and holds; numpy's ``np.longdouble`` bound is about 1e-7 for the same evidence. A row
+    left to numpy (``TINY``) is bounded in ``np.longdouble``'s unit again."""
+    from numbdx._evidence import normalise
+
+    from ._oracle import brute_force
+
+    sub = MODEL.submodel(list(MANY_SIGNED))
+    compiled = _engine._compile(sub)
+    positives = [f.name for i, f in enumerate(sub.findings) if f.kind == "binary" and compiled.signed[i]]
+    assert len(positives) == 14
+    evidence = normalise(sub, {"age": 45, "sex": "female", **dict.fromkeys(positives, True)})
+    present, explains, _ = brute_force(sub, evidence)
+    codes = _engine.codes_from_evidence(sub, [evidence])
+
+    def answer(choice: str) -> _engine.Answer:
+        sub.__dict__.pop("_factor_cache", None)
+        with _kernel.use(choice):
+            got = _engine.infer_codes(sub, codes, method="exact")
+        assert got.failure[0] is None and got.terms[0] == 2**15  # the side finding's two
+        for value, truth in ((got.posterior[0], present), (got.explains[0], explains)):
+            assert np.abs(value - truth).max() <= got.error_bound[0] + 1e-13  # brute force's own rounding
+        return got
+
+    tables = []
+    real = _engine._eliminate
+
+    def spy(*args, **kwargs):
+        if args[6] is np.longdouble:
+            tables.extend(kwargs["factors"][1] if kwargs.get("factors") else [None])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_engine, "_eliminate", spy)
+    compiled_answer = answer("numba")
+    # the tight bound rests on every input within double-double rounding: the tables too
+    assert tables and all(isinstance(t, _kernel.DoubleDouble) for t in tables)
+    numpy_answer = answer("numpy")
+    assert compiled_answer.error_bound[0] <= 1e-15 < 1e-9 <= numpy_answer.error_bound[0]
+    monkeypatch.setattr(_kernel, "TINY", np.inf)
+    left = answer("numba")
+    assert left.error_bound[0] >= 1e-9
+
+
+@pytest.mark.skipif(not EXTENDED, reason="numpy has no extended precision here: no double-double kernel")
+def test_exact_tables_are_the_rational_tables_rounded_once():
+    """:func:`_engine._exact_factors`: the upper layer's tables in rationals, each entry's high part
+    its float64 rounding and high plus low within 2**-106 of it; the plan is ``np.longdouble``'s."""
+    compiled = _engine._compile(MODEL)
+    codes = _codes([{"age": 58, "sex": "female", "diabetes": True, "numb_toes": True}])
+    MODEL.__dict__.pop("_factor_cache", None)
+    plan, tables = _engine._exact_factors(MODEL, compiled, codes.upper[0])
+    exact_plan, priors, causes = _engine._factors(MODEL, compiled, codes.upper, object, _engine._exact_tables(MODEL))
+    ld_plan, *_ = _engine._factors(MODEL, compiled, codes.upper, np.longdouble)
+    assert plan.packed.width == ld_plan.packed.width == exact_plan.packed.width
+    for got, truth in zip(tables, _engine._stack_tables(priors, causes)):
+        assert isinstance(got, _kernel.DoubleDouble) and got.shape == truth.shape
+        for h, low, t in zip(got.parts[0].reshape(-1), got.parts[1].reshape(-1), truth.reshape(-1)):
+            assert h == float(t)
+            assert abs(Fraction(h) + Fraction(low) - t) <= abs(t) * Fraction(1, 2**106)
+    assert _engine._exact_factors(MODEL, compiled, codes.upper[0])[1] is tables  # made once per context

@@ -10,12 +10,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import numbdx
-from numbdx._engine import AUTO_EXACT_POSITIVES, AUTO_EXACT_POSITIVES_KERNEL
+from numbdx._engine import AUTO_EXACT_POSITIVES, AUTO_EXACT_POSITIVES_EXACT_INPUTS, AUTO_EXACT_POSITIVES_KERNEL
 from numbdx._sampling import MAX_BOUND, METHOD
 
 from .strategies import many_positives
 
-# A patient with more positive findings than exact inference answers in about a second.
+# A patient with more positive findings than exact inference answers (262,144 terms, past MAX_TERMS).
 CROWDED = {
     "age": 60,
     "sex": "female",
@@ -36,6 +36,9 @@ CROWDED = {
             "coldness",
             "severe_pain",
             "chronic_fatigue",
+            "numb_foot_sole",
+            "numb_hands",
+            "only_at_night",
         ],
         True,
     ),
@@ -64,7 +67,7 @@ def test_the_same_evidence_gets_the_same_numbers():
 
 def test_past_the_exact_limit_auto_samples_and_exact_refuses():
     positives = sum(v is True for k, v in CROWDED.items() if k != "smoking")
-    assert positives > max(AUTO_EXACT_POSITIVES, AUTO_EXACT_POSITIVES_KERNEL)
+    assert positives > max(AUTO_EXACT_POSITIVES, AUTO_EXACT_POSITIVES_KERNEL, AUTO_EXACT_POSITIVES_EXACT_INPUTS)
     d = numbdx.infer(CROWDED)
     assert d.method == METHOD
     assert 0 < d.error_bound <= MAX_BOUND

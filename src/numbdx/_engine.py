@@ -52,6 +52,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from functools import lru_cache
 
 import numpy as np
@@ -71,6 +72,12 @@ MAX_TERMS = 1 << 16
 # against 0.42 s with 45% exact (at 36f99c0), so the kernels try exact up to 13
 AUTO_EXACT_POSITIVES = 12
 AUTO_EXACT_POSITIVES_KERNEL = 13
+# one patient on the kernels in double-double from exact inputs (_exact_inputs) keeps its precision
+# however many positives: every row whose terms fit in MAX_TERMS is tried exactly (16 positives, all
+# expanded with signs), and rows past it are refused at once, then sampled. On 16 random rows of 14,
+# 15 and 16 positives (at this change), those that fit were answered exactly by infer in a median
+# 0.19, 0.18 and 0.34 s, against 0.58, 0.37 and 0.70 s sampled
+AUTO_EXACT_POSITIVES_EXACT_INPUTS = MAX_TERMS.bit_length() - 1
 # with at least this many positives expanded with signs (Quickscore), a row is computed in extended
 # precision straight away: on bench_batch's cohort, 67% of rows with 4 signed positives, 93% with 5 and
 # all with 6 missed the float64 bound at TARGET_ERROR (18% with 3, none with fewer; at 3131976). An
@@ -559,7 +566,8 @@ def _eliminate(
     shared: bool = False,
     kernel: bool | None = None,
     coef: Terms | None = None,
-    factors: tuple[_Plan, tuple[np.ndarray, ...]] | None = None,
+    factors: tuple[_Plan, tuple[Terms, ...]] | None = None,
+    numpy_rows: list[np.ndarray] | None = None,
 ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """``Z[r, t, j]``: the upper layer summed out for each row, term and clamp: ``j = 0`` none,
     ``j = 1 + c`` cause ``c`` present, ``j = 1 + C + c`` cause ``c`` producing the numbness.
@@ -568,7 +576,8 @@ def _eliminate(
     row's terms decide from the whole row). With the terms' coefficients ``coef (R, T)``, returns
     instead the sums over terms of ``coef * Z`` and ``|coef| * Z`` (each ``(R, J)``; see
     :func:`_term_sums`), which the kernel makes without writing ``Z`` out. ``factors``: the plan and
-    :func:`_stack_tables` of these rows' upper layer, if already made (:class:`_UpperTables`)."""
+    :func:`_stack_tables` of these rows' upper layer, if already made (:class:`_UpperTables`,
+    :func:`_exact_factors`). ``numpy_rows``: see :func:`_eliminate_batch`."""
     if factors is not None:
         plan, tables = factors
     # one patient, or rows of one patient's context (the triage's and the value of information's
@@ -594,7 +603,9 @@ def _eliminate(
         tables = _stack_tables(priors, causes)
     if kernel is None:
         kernel = shared or present.shape[1] >= KERNEL_MIN_TERMS
-    return _eliminate_batch(plan, tables, absent, present, active, dtype, kernel=kernel, coef=coef)
+    return _eliminate_batch(
+        plan, tables, absent, present, active, dtype, kernel=kernel, coef=coef, numpy_rows=numpy_rows
+    )
 
 
 def _factors(
@@ -793,7 +804,7 @@ class _UpperTables:
 
 def _eliminate_batch(
     plan: _Plan,
-    tables: tuple[np.ndarray, ...],
+    tables: tuple[Terms, ...],
     absent: Terms,
     present: Terms,
     active: Terms,
@@ -801,12 +812,14 @@ def _eliminate_batch(
     *,
     kernel: bool = True,
     coef: Terms | None = None,
+    numpy_rows: list[np.ndarray] | None = None,
 ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """The elimination of :func:`_eliminate` on every row and term at once: by the compiled kernel
     where numba is installed and ``kernel`` (:mod:`numbdx._kernel`; the same numbers in float64,
     double-double for extended precision), else with numpy (:func:`_numpy_columns`). With ``coef``,
-    the sums over terms of :func:`_term_sums` instead of ``Z``. Terms the kernel built in
-    double-double (:class:`_kernel.DoubleDouble`) go to numpy rounded to ``np.longdouble``.
+    the sums over terms of :func:`_term_sums` instead of ``Z``. Terms and tables in double-double
+    (:class:`_kernel.DoubleDouble`) go to numpy rounded to ``np.longdouble``. ``numpy_rows``, a list,
+    receives the rows computed with numpy (all of them where the kernel does not run).
 
     With numpy, every factor, initial or produced by a step, is a block of rows of one workspace ``(W, N)`` whose
     columns are the ``N = rows * terms`` (row, term) pairs (``plan.packed``): a step is then one
@@ -815,24 +828,27 @@ def _eliminate_batch(
     Columns go ``COLUMN_CHUNK`` at a time, which keeps the workspace in cache. ``tables``:
     :func:`_stack_tables` of the plan's factors."""
     arrays = (*tables, absent, present, active)
+    everything = slice(None)
 
     def on_numpy(rows: np.ndarray | slice) -> np.ndarray:
         """``Z`` of ``rows`` with numpy (the kernel's fallback, see ``_kernel.TINY``)."""
-        row_tables = (t if t.shape[1] == 1 else t[:, rows] for t in tables)
+        if numpy_rows is not None:
+            numpy_rows.append(np.arange(len(present))[rows])
+        row_tables = (_kernel.as_array(t if t.shape[1] == 1 else t[:, rows]) for t in tables)
         row_terms = (_kernel.as_array(a[rows]) for a in (absent, present, active))
         return _numpy_columns(plan.packed, *row_tables, *row_terms, dtype)
 
     if coef is not None:
         done = _kernel.term_sums(plan.packed, arrays, coef, dtype) if kernel else None
         if done is None:
-            return _term_sums(coef, _numpy_columns(plan.packed, *arrays, dtype))
+            return _term_sums(coef, on_numpy(everything))
         total, absolute, left = done
         if len(left):
             total[left], absolute[left] = _term_sums(_kernel.as_array(coef[left]), on_numpy(left))
         return total, absolute
     done = _kernel.eliminate(plan.packed, arrays, dtype) if kernel else None
     if done is None:
-        return _numpy_columns(plan.packed, *arrays, dtype)
+        return on_numpy(everything)
     z, left = done
     if len(left):
         z[left] = on_numpy(left)
@@ -1307,11 +1323,12 @@ def _sums(
     dtype: type,
     term_key: np.ndarray,
     upper_tables: _UpperTables | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For rows of one plan group: signed and absolute sums over terms of ``Z[r, t, j]``, and term
-    counts. Each term structure's terms are built apart, then stacked for one elimination.
-    ``term_key``: the rows' term keys from :func:`_plan_groups`; ``upper_tables``: the upper layer's
-    tables of ``codes``' rows, made once (frames)."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """For rows of one plan group: signed and absolute sums over terms of ``Z[r, t, j]``, term
+    counts, and which rows were eliminated in double-double from inputs made within double-double
+    rounding (see :func:`_exact_inputs`). Each term structure's terms are built apart, then stacked for one
+    elimination. ``term_key``: the rows' term keys from :func:`_plan_groups`; ``upper_tables``: the
+    upper layer's tables of ``codes``' rows, made once (frames)."""
     sub = codes.take(rows)
     n_terms = int(row_terms(compiled, sub.findings[0], int(sub.side[0])))
     kernel = codes.shared or n_terms >= KERNEL_MIN_TERMS  # by the rows' terms, not a slice's
@@ -1319,6 +1336,9 @@ def _sums(
     # each structure apart (on frames, most structures have a row or two: 464 of 528 calls on
     # bench_batch's cohort had fewer than 20 rows, and took 0.23 s)
     built = None if kernel and _kernel.builds_terms(dtype) else _terms_by_key(model, compiled, sub, term_key, dtype)
+    exact = _exact_inputs(sub, n_terms, dtype, upper_tables)
+    exact_factors = _exact_factors(model, compiled, sub.upper[0]) if exact else None
+    on_numpy: list[np.ndarray] = []
     total = np.zeros((len(rows), 1 + 2 * len(model.causes)), dtype=dtype)
     absolute = np.zeros_like(total)
     step = max(1, CHUNK_ELEMENTS // max(1, n_terms * compiled.widest))
@@ -1335,8 +1355,9 @@ def _sums(
         else:
             coef, absent, present, active = (a[part] for a in built)
         upper = codes.upper[rows][part]
-        factors = upper_tables.get(rows[part], dtype) if upper_tables is not None else None
+        factors = upper_tables.get(rows[part], dtype) if upper_tables is not None else exact_factors
         for t in (slice(t0, t0 + term_step) for t0 in range(0, n_terms, term_step)):
+            numpy_rows: list[np.ndarray] = []
             signed, size = _eliminate(
                 model,
                 compiled,
@@ -1349,10 +1370,71 @@ def _sums(
                 kernel,
                 coef=coef[:, t],
                 factors=factors,
+                numpy_rows=numpy_rows,
             )
             total[part] += signed
             absolute[part] += size
-    return total, absolute, np.full(len(rows), n_terms)
+            on_numpy.extend(np.arange(len(rows))[part][r] for r in numpy_rows)
+    exact_rows = np.full(len(rows), exact)
+    exact_rows[np.concatenate(on_numpy or [np.zeros(0, dtype=np.intp)])] = False
+    return total, absolute, np.full(len(rows), n_terms), exact_rows
+
+
+def _exact_inputs(sub: Codes, n_terms: int, dtype: type, upper_tables: _UpperTables | None) -> bool:
+    """Whether ``sub``'s rows (one plan group) are eliminated from inputs made within double-double
+    rounding, in double-double: extended precision on the kernels, with the terms built compiled
+    (double-double) and the upper layer's tables made exactly (:func:`_exact_factors`), which one
+    patient's context allows (rows of one context: ``infer``, the triage's and the value of
+    information's batches). Their bound then counts in ``_kernel.DOUBLE_DOUBLE_EPS``, about 2**-100,
+    where ``np.longdouble``'s is 2**-63: exact answers stay within the target however much many
+    positives cancel. Frames (shared plans, many contexts) keep ``np.longdouble`` tables."""
+    kernel = sub.shared or n_terms >= KERNEL_MIN_TERMS
+    return (
+        kernel
+        and _kernel.double_double(dtype)
+        and not sub.shared
+        and upper_tables is None
+        and bool((sub.upper == sub.upper[0]).all())
+    )
+
+
+def _exact_tables(model: Model) -> RowTables:
+    """The model's upper-layer tables and causes' probabilities as exact rationals (one row), for
+    :func:`_factors` (computed once per model)."""
+    cached = model.__dict__.get("_exact_tables")
+    if cached is None:
+        exact = np.vectorize(lambda v: Fraction(float(v)), otypes=[object])
+        cached = model.__dict__["_exact_tables"] = RowTables(
+            upper=[exact(v.table)[None] for v in model.upper],
+            p_present=[exact(c.p_present)[None] for c in model.causes],
+            activation=exact(model.activation)[None],
+            side_subset=exact(model.findings[model.side_index].subset_mult)[None],
+            link=np.zeros((1, 0, 0)),  # unused here: _factors reads the upper layer's tables alone
+            leak=np.zeros((1, 0)),
+        )
+    return cached
+
+
+def _exact_factors(
+    model: Model, compiled: _Compiled, upper: np.ndarray
+) -> tuple[_Plan, tuple[_kernel.DoubleDouble, ...]]:
+    """The plan and :func:`_stack_tables` of one context's upper layer (``upper (U,)``), made in exact
+    rationals (a few milliseconds: about a hundred entries) and each entry rounded once to a
+    double-double, within 2**-106 of it; kept in the model's factor cache."""
+    cache = model.__dict__.setdefault("_factor_cache", {})
+    key = (upper.tobytes(), "exact", False)
+    built = cache.get(key)
+    if built is None:
+        if len(cache) >= FACTOR_CACHE_SIZE:
+            cache.clear()
+        plan, priors, causes = _factors(model, compiled, upper[None], object, _exact_tables(model))
+        tables = []
+        for table in _stack_tables(priors, causes):
+            high = np.array([float(v) for v in table.reshape(-1)]).reshape(table.shape)
+            low = np.array([float(v - Fraction(h)) for v, h in zip(table.reshape(-1), high.reshape(-1))])
+            tables.append(_kernel.DoubleDouble(np.stack([high, low.reshape(table.shape)])))
+        built = cache[key] = (plan, tuple(tables))
+    return built
 
 
 def _terms_by_key(
@@ -1513,10 +1595,16 @@ def _solve(
                 pending = np.concatenate([pending, carried])
             if not len(pending):
                 continue
-            eps = _rounding_eps(dtype)
-            total, absolute, n = _sums(model, compiled, codes, pending, dtype, term_key[pending], upper_tables)
+            total, absolute, n, exact = _sums(model, compiled, codes, pending, dtype, term_key[pending], upper_tables)
             p_e = total[:, 0]
-            ok, ratios, bound = _bounded(total, absolute, eps * ops[pending])
+            # rows from exact inputs count in double-double (see _exact_inputs); their sums then reach
+            # numpy rounded to np.longdouble, and each ratio (at most 1) carries up to three such
+            # roundings (relative to the sums, not to sum|t|): 2 eps more covers them
+            eps = _rounding_eps(dtype)
+            ok, ratios, bound = _bounded(
+                total, absolute, np.where(exact, _kernel.DOUBLE_DOUBLE_EPS, eps) * ops[pending]
+            )
+            bound = np.where(exact, bound + 2 * eps, bound)
             done = ok & (bound <= target_error) if dtype is np.float64 else ok & (bound <= MAX_ERROR)
             rows = pending[done]
             out["posterior"][rows] = np.clip(ratios[done].astype(np.float64), 0.0, 1.0)
@@ -1530,10 +1618,12 @@ def _solve(
                 )
             left = ~done & ~zero
             if dtype is np.float64:
-                # extended precision gains eps64 / eps_ld (about 2,000x): rows it cannot bring under
-                # MAX_ERROR skip it (it is slow) and go straight to the cancellation-free expansion
-                gain = _rounding_eps(np.float64) / _rounding_eps(np.longdouble)
-                hopeful = ok & (bound / gain <= MAX_ERROR)
+                # extended precision gains eps64 / eps_ld (about 2,000x; far more from exact inputs):
+                # rows it cannot bring under MAX_ERROR skip it (it is slow) and go straight to the
+                # cancellation-free expansion
+                exact = _exact_inputs(codes.take(pending), int(n_terms), np.longdouble, upper_tables)
+                extended = _kernel.DOUBLE_DOUBLE_EPS if exact else _rounding_eps(np.longdouble)
+                hopeful = ok & (bound * extended / _rounding_eps(np.float64) <= MAX_ERROR)
                 imprecise.extend(pending[left & ~hopeful].tolist())
                 left &= hopeful
             else:
@@ -1560,7 +1650,7 @@ def _infer_unique(
     if method == "sampling":
         limit = 0
     elif method == "auto" and (n_positive > AUTO_EXACT_POSITIVES).any():
-        limit = auto_exact_positives()  # numba is imported here only: such rows run on it anyway
+        limit = auto_exact_positives(codes.shared)  # numba is imported here only: such rows run on it anyway
     if limit is not None and (n_positive > limit).any():
         # rows past what exact inference does in about a second go straight to sampling
         sampled = np.flatnonzero(n_positive > limit)
@@ -1606,10 +1696,16 @@ def _infer_unique(
     return _finish(model, compiled, codes, with_prior, out, failure, used, upper_tables)
 
 
-def auto_exact_positives() -> int:
-    """With ``method="auto"``, the most positive findings a row may have and still be tried exactly
-    (``AUTO_EXACT_POSITIVES``, or ``AUTO_EXACT_POSITIVES_KERNEL`` on the compiled kernels)."""
-    return AUTO_EXACT_POSITIVES_KERNEL if _kernel.active() == "numba" else AUTO_EXACT_POSITIVES
+def auto_exact_positives(shared: bool = False) -> int:
+    """With ``method="auto"``, the most positive findings a row may have and still be tried exactly:
+    ``AUTO_EXACT_POSITIVES``, or on the compiled kernels ``AUTO_EXACT_POSITIVES_EXACT_INPUTS`` where
+    one patient's extended precision runs from exact inputs (:func:`_exact_inputs`; not for frames,
+    ``shared``) and ``AUTO_EXACT_POSITIVES_KERNEL`` elsewhere."""
+    if _kernel.active() != "numba":
+        return AUTO_EXACT_POSITIVES
+    if not shared and _kernel.double_double(np.longdouble):
+        return AUTO_EXACT_POSITIVES_EXACT_INPUTS
+    return AUTO_EXACT_POSITIVES_KERNEL
 
 
 def _sample(
@@ -1658,7 +1754,7 @@ def _finish(
         groups, _, term_key = _plan_groups(compiled, context)
         for g in np.unique(groups) if len(groups) > 1 else groups:
             rows = np.flatnonzero(groups == g)
-            total, _, _ = _sums(model, compiled, context, rows, np.float64, term_key[rows], upper_tables)
+            total, *_ = _sums(model, compiled, context, rows, np.float64, term_key[rows], upper_tables)
             prior[rows] = np.clip(total[:, 1 : 1 + n_causes] / total[:, :1], 0.0, 1.0)
         if key is not None:
             if len(cache) >= FACTOR_CACHE_SIZE:

@@ -177,9 +177,9 @@ def _arguments(packed: Any, tables: tuple[np.ndarray, ...], dtype: type) -> tupl
     if kernels is None or dtype not in (np.float64, np.longdouble):
         return None
     plan = _plan_arguments(packed)
-    if dtype is np.float64 or np.finfo(np.longdouble).eps == np.finfo(np.float64).eps:
-        return kernels, False, (*plan, *(np.ascontiguousarray(t, dtype=np.float64) for t in tables))
-    return kernels, True, (*plan, *(_split(t, kernels) for t in tables))
+    if double_double(dtype):
+        return kernels, True, (*plan, *(_split(t, kernels) for t in tables))
+    return kernels, False, (*plan, *(np.ascontiguousarray(t, dtype=np.float64) for t in tables))
 
 
 def eliminate(
@@ -221,6 +221,12 @@ def term_sums(
     return sums[:, 0], sums[:, 1], _left_to_numpy(kernels, packed, arrays, largest)
 
 
+def double_double(dtype: type) -> bool:
+    """Whether the kernels run ``dtype`` in double-double: ``np.longdouble`` where it is wider than
+    float64 and the kernels are in use."""
+    return dtype is np.longdouble and np.finfo(np.longdouble).eps < np.finfo(np.float64).eps and _kernels() is not None
+
+
 def builds_terms(dtype: type) -> bool:
     """Whether :func:`build_terms` runs for ``dtype``: where the kernels do (float64 and
     ``np.longdouble``)."""
@@ -240,10 +246,9 @@ def build_terms(
     if not builds_terms(dtype):
         return None
     kernels = _kernels()
-    if dtype is np.float64 or np.finfo(np.longdouble).eps == np.finfo(np.float64).eps:
-        built = kernels.build_terms_float64(*tables, findings, side, n_terms)
-        return tuple(a.astype(dtype, copy=False) for a in built)
-    return tuple(DoubleDouble(a) for a in kernels.build_terms_double_double(*tables, findings, side, n_terms))
+    if double_double(dtype):
+        return tuple(DoubleDouble(a) for a in kernels.build_terms_double_double(*tables, findings, side, n_terms))
+    return tuple(a.astype(dtype, copy=False) for a in kernels.build_terms_float64(*tables, findings, side, n_terms))
 
 
 def _left_to_numpy(kernels: ModuleType, packed: Any, arrays: tuple[np.ndarray, ...], largest: np.ndarray) -> np.ndarray:
@@ -259,8 +264,8 @@ def _left_to_numpy(kernels: ModuleType, packed: Any, arrays: tuple[np.ndarray, .
     if not len(zero):
         return tiny
     priors, alpha, beta, absent, present, active = arrays
-    supports = [(t if t.shape[1] == 1 else t[:, zero]) > 0 for t in (priors, alpha, beta)] + [
-        (t[zero].parts[0] if isinstance(t, DoubleDouble) else t[zero]) > 0 for t in (absent, present, active)
+    supports = [_positive(t if t.shape[1] == 1 else t[:, zero]) for t in (priors, alpha, beta)] + [
+        _positive(t[zero]) for t in (absent, present, active)
     ]
     plan = _plan_arguments(packed)
     ones = np.ones(present[zero].shape[:2])
@@ -269,3 +274,8 @@ def _left_to_numpy(kernels: ModuleType, packed: Any, arrays: tuple[np.ndarray, .
     )
     structural = zero[support_sums[:, 1, 0] == 0]
     return np.setdiff1d(tiny, structural, assume_unique=True)
+
+
+def _positive(x: np.ndarray | DoubleDouble) -> np.ndarray:
+    """Where ``x`` is positive (a double-double's sign is its high part's)."""
+    return (x.parts[0] if isinstance(x, DoubleDouble) else x) > 0
