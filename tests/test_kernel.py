@@ -213,6 +213,33 @@ def test_double_double_terms_are_within_their_rounding_of_the_exact_terms(rows):
                     assert abs(Fraction(h) + Fraction(low) - t) <= allowed * abs(t), (h, low, float(t))
 
 
+@pytest.mark.skipif(not EXTENDED, reason="np.longdouble is float64 on this platform")
+@settings(max_examples=10, deadline=None)
+@given(st.integers(1, 40), st.integers(1, 4), st.integers(0, 2**32 - 1))
+def test_masked_sums_are_the_exact_masked_sums_rounded_once(n_terms, n_masks, seed):
+    """Each mask's sums of ``coef * z`` and ``|coef| * z`` in double-double, against exact rational
+    sums of the same double-doubles: within an ulp of ``np.longdouble`` plus double-double rounding
+    of the sizes, however the signs cancel."""
+    rng = np.random.default_rng(seed)
+    hi = rng.uniform(0, 1, (n_terms, 3))
+    z = np.stack([hi, hi * rng.uniform(-1, 1, hi.shape) * 2**-60])
+    c = rng.choice([-1.0, 1.0], n_terms) * rng.uniform(0.5, 1, n_terms)
+    coef = np.stack([c, c * rng.uniform(-1, 1, n_terms) * 2**-60])
+    masks = rng.random((n_masks, n_terms)) < 0.6
+    with _kernel.use("numba"):
+        signed, size = _kernel.masked_sums(_kernel.DoubleDouble(z), _kernel.DoubleDouble(coef), masks)
+    exact_z = _exact(z[0]) + _exact(z[1])
+    exact_c = _exact(coef[0]) + _exact(coef[1])
+    eps = Fraction(*np.finfo(np.longdouble).eps.as_integer_ratio())
+    for k, mask in enumerate(masks):
+        truth_signed = (exact_c[mask, None] * exact_z[mask]).sum(axis=0) if mask.any() else np.zeros(3, object)
+        truth_size = (abs(exact_c[mask, None]) * exact_z[mask]).sum(axis=0) if mask.any() else np.zeros(3, object)
+        for got, truth in ((signed[k], truth_signed), (size[k], truth_size)):
+            for value, t, allowed in zip(got, truth, truth_size):
+                error = abs(Fraction(*value.as_integer_ratio()) - t)
+                assert error <= eps * abs(t) + Fraction(allowed) * Fraction(n_terms, 2**100), (value, float(t))
+
+
 def test_building_rows_whose_terms_differ_in_number_is_refused():
     codes = _codes([{"numb_toes": True}, {"numb_toes": True, "tingling": True}])
     compiled = _engine._compile(MODEL)

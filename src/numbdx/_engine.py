@@ -1554,6 +1554,16 @@ def _bounded(
     return ok, ratios, bound
 
 
+def _extended_first(compiled: _Compiled, findings: np.ndarray, target_error: float) -> np.ndarray:
+    """Which rows of ``findings (R, F)`` start in extended precision: those with many positives under
+    Quickscore's signed expansion would almost never meet the float64 bound, so a float64 pass first
+    would be wasted. A looser target (the triage's 1e-6, the value of information's 1e-7) moves the
+    threshold up by a positive per SIGNED_BOUND_GROWTH of the target."""
+    signed = ((findings == 1) & compiled.signed[None, :]).sum(axis=1)
+    looser = max(0.0, float(np.log(target_error / TARGET_ERROR) / np.log(SIGNED_BOUND_GROWTH)))
+    return signed >= SIGNED_FOR_EXTENDED + round(looser)
+
+
 def _solve(
     model: Model,
     compiled: _Compiled,
@@ -1568,13 +1578,7 @@ def _solve(
     ``upper_tables``: see :func:`_sums`."""
     ops = _ops(model, codes.findings)
     groups, terms_of_row, term_key = _plan_groups(compiled, codes)
-    # rows with many positives under Quickscore's signed expansion start in extended precision: they
-    # would almost never meet the float64 bound, so a float64 pass first would be wasted. A looser
-    # target (the triage's 1e-6, the value of information's 1e-7) moves the threshold up by a
-    # positive per SIGNED_BOUND_GROWTH of the target
-    signed = ((codes.findings == 1) & compiled.signed[None, :]).sum(axis=1)
-    looser = max(0.0, float(np.log(target_error / TARGET_ERROR) / np.log(SIGNED_BOUND_GROWTH)))
-    extended_first = signed >= SIGNED_FOR_EXTENDED + round(looser)
+    extended_first = _extended_first(compiled, codes.findings, target_error)
     imprecise = []
     for g in np.unique(groups) if len(groups) > 1 else groups:
         members = np.flatnonzero(groups == g)
@@ -1863,36 +1867,54 @@ def left_out_answers(
     ops = float(_ops(model, findings))  # the whole evidence's: more than any reduced evidence's
     out: list[tuple[np.ndarray, float] | None] = [None] * len(left_out)
     pending = list(range(len(left_out)))
-    for dtype in (np.float64, np.longdouble):  # as _solve: extended precision for the sets float64 misses
-        coef, absent, present, active = _group_terms(model, compiled, codes.findings, side, dtype)
-        z = np.concatenate(
-            [
-                _eliminate(
-                    model,
-                    compiled,
-                    codes.upper,
-                    *(a[:, t : t + step] for a in (absent, present, active)),
-                    dtype,
-                    kernel=True,  # by the row's terms, as _sums decides (at least KERNEL_MIN_TERMS here)
-                )
-                for t in range(0, int(n_terms), step)
-            ],
-            axis=1,
-        )[0]
-        # only the columns asked for (the sums over terms are much of the cost here), terms last: numpy
-        # sums a contiguous axis pairwise, whose rounding the bound covers (a matrix product's need not)
-        z = np.ascontiguousarray(z[:, columns].T)
-        eps = _rounding_eps(dtype)
-        missed = []
-        for k in pending:
-            mask = np.ones(z.shape[1], dtype=bool)
+    # as _solve: extended precision for the sets float64 misses, or straight away for many signed positives
+    dtypes = (
+        (np.longdouble,) if _extended_first(compiled, codes.findings, target_error)[0] else (np.float64, np.longdouble)
+    )
+    for dtype in dtypes:
+        built = _kernel.build_terms(compiled.term_tables, codes.findings, codes.side, int(n_terms), dtype)
+        coef, absent, present, active = built or _group_terms(model, compiled, codes.findings, side, dtype)
+        masks = np.ones((len(pending), int(n_terms)), dtype=bool)
+        for i, k in enumerate(pending):
             for f in left_out[k]:
-                mask &= unit[f]
-            kept, terms = coef[0][mask], z[:, mask]
-            total, absolute = (terms * kept).sum(axis=-1), (terms * np.abs(kept)).sum(axis=-1)
-            if absolute[0] == 0:  # every term zero: no cancellation, the evidence is impossible
+                masks[i] &= unit[f]
+        sums = None
+        if _exact_inputs(codes, int(n_terms), dtype, None):  # as _solve: double-double from exact inputs
+            plan, tables = _exact_factors(model, compiled, codes.upper[0])
+            z, left = _kernel.eliminate(plan.packed, (*tables, absent, present, active), dtype, keep_double_double=True)
+            if not len(left):
+                total, absolute = _kernel.masked_sums(z[0][:, columns], coef[0], masks)
+                sums = total, absolute, _kernel.DOUBLE_DOUBLE_EPS, 2 * _rounding_eps(dtype)
+        if sums is None:
+            coef = _kernel.as_array(coef)
+            z = np.concatenate(
+                [
+                    _eliminate(
+                        model,
+                        compiled,
+                        codes.upper,
+                        *(a[:, t : t + step] for a in (absent, present, active)),
+                        dtype,
+                        kernel=True,  # by the row's terms, as _sums decides (at least KERNEL_MIN_TERMS here)
+                    )
+                    for t in range(0, int(n_terms), step)
+                ],
+                axis=1,
+            )[0]
+            # only the columns asked for (the sums over terms are much of the cost here), terms last:
+            # numpy sums a contiguous axis pairwise, whose rounding the bound covers (a matrix product's
+            # need not)
+            z = np.ascontiguousarray(z[:, columns].T)
+            total = np.stack([(z[:, mask] * coef[0][mask]).sum(axis=-1) for mask in masks])
+            absolute = np.stack([(z[:, mask] * np.abs(coef[0][mask])).sum(axis=-1) for mask in masks])
+            sums = total, absolute, _rounding_eps(dtype), 0.0
+        total, absolute, eps, rounding = sums
+        missed = []
+        for i, k in enumerate(pending):
+            if absolute[i, 0] == 0:  # every term zero: no cancellation, the evidence is impossible
                 continue
-            ok, ratios, bound = _bounded(total[None], absolute[None], eps * ops)
+            ok, ratios, bound = _bounded(total[i][None], absolute[i][None], eps * ops)
+            bound = bound + rounding  # the double-double sums' rounding to np.longdouble (see _solve)
             if not ok[0] or bound[0] > target_error:
                 missed.append(k)
                 continue

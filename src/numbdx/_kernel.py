@@ -186,11 +186,15 @@ def eliminate(
     packed: Any,  # _engine._Packed (not imported: this module sits below the engine)
     arrays: tuple[np.ndarray, ...],
     dtype: type,
-) -> tuple[np.ndarray, np.ndarray] | None:
+    *,
+    keep_double_double: bool = False,
+) -> tuple[np.ndarray | DoubleDouble, np.ndarray] | None:
     """``Z (R, T, J)`` as ``_engine._eliminate_columns`` defines it, by the compiled kernel, and the
     rows it leaves to numpy (those whose terms' ``Z`` are all below ``TINY``); or None where the
     kernel does not run (numba absent or not wanted, or a dtype it has no kernel for). ``arrays``:
-    ``(priors, alpha, beta, absent, present, active)``, as the engine's elimination takes them."""
+    ``(priors, alpha, beta, absent, present, active)``, as the engine's elimination takes them.
+    ``keep_double_double``: a double-double ``Z`` is returned as it is (:class:`DoubleDouble`), not
+    rounded to ``np.longdouble``."""
     prepared = _arguments(packed, arrays, dtype)
     if prepared is None:
         return None
@@ -199,7 +203,20 @@ def eliminate(
         return kernels.eliminate_float64(*arguments).astype(dtype, copy=False), np.zeros(0, dtype=np.int64)
     parts = kernels.eliminate_double_double(*arguments)
     largest = np.abs(parts[0, :, :, 0]).max(axis=1, initial=0.0)
-    return _joined(parts), _left_to_numpy(kernels, packed, arrays, largest)
+    z = DoubleDouble(parts) if keep_double_double else _joined(parts)
+    return z, _left_to_numpy(kernels, packed, arrays, largest)
+
+
+def masked_sums(z: DoubleDouble, coef: DoubleDouble, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For one row's double-double ``z (T, J)`` and ``coef (T,)``, and each mask of ``masks (K, T)``:
+    ``sum_t coef * z`` and ``sum_t |coef| * z`` over the terms it keeps, each ``(K, J)`` in
+    ``np.longdouble``, summed in double-double then rounded once (as :func:`term_sums`)."""
+    sums = _joined(
+        _kernels().masked_sums_double_double(
+            np.ascontiguousarray(z.parts), np.ascontiguousarray(coef.parts), np.ascontiguousarray(masks)
+        )
+    )
+    return sums[:, 0], sums[:, 1]
 
 
 def term_sums(

@@ -656,6 +656,28 @@ def build_terms_double_double(
     return coef, absent, present, active
 
 
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def masked_sums_double_double(z, coef, masks):
+    """For each mask ``k`` (``masks (K, T)`` bool), ``sum_t coef[t] * z[t, j]`` and ``sum_t |coef[t]| *
+    z[t, j]`` over the terms it keeps: ``(2, K, 2, J)``, from double-doubles ``z (2, T, J)`` and
+    ``coef (2, T)``, summed in double-double in term order (as :func:`term_sums_double_double`)."""
+    n_masks, n_terms = masks.shape
+    n_out = z.shape[2]
+    sums = np.zeros((2, n_masks, 2, n_out))
+    for t in range(n_terms):
+        c_hi, c_lo = coef[0, t], coef[1, t]
+        a_hi, a_lo = (c_hi, c_lo) if c_hi >= 0 else (-c_hi, -c_lo)
+        for k in range(n_masks):
+            if not masks[k, t]:
+                continue
+            for j in range(n_out):
+                x_hi, x_lo = _mul(c_hi, c_lo, z[0, t, j], z[1, t, j])
+                sums[0, k, 0, j], sums[1, k, 0, j] = _add_signed(sums[0, k, 0, j], sums[1, k, 0, j], x_hi, x_lo)
+                x_hi, x_lo = _mul(a_hi, a_lo, z[0, t, j], z[1, t, j])
+                sums[0, k, 1, j], sums[1, k, 1, j] = _add(sums[0, k, 1, j], sums[1, k, 1, j], x_hi, x_lo)
+    return sums
+
+
 POWERS_OF_TWO = np.ldexp(1.0, np.arange(-1074, 1024))  # every power of two float64 holds
 
 
