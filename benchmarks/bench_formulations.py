@@ -10,7 +10,9 @@ to 20 positive findings in under 0.2 s" can be judged from figures.
    over the terms of P(evidence) (computed in extended precision; past ``1/eps`` of extended precision
    the sum itself is noise and the cell says so), the bits of a float64 result it costs, and whether
    float64 / extended precision can meet the engine's 1e-9 target and 1e-6 limit with the engine's
-   own rounding bound ``eps * ops * factor``.
+   own rounding bound ``eps * ops * factor``, and whether double-double from exact inputs (one
+   patient on the ``numba`` kernels: ``_engine._exact_inputs``) meets 1e-9 with its bound,
+   ``2**-100 * ops * factor`` plus two ``np.longdouble`` roundings.
 2. **Joint elimination** (no term enumeration: each positive finding gets an auxiliary variable
    eliminated together with the causes and the risk-factor layer). The same evidence, and random sets
    of k positive findings: the largest table and the summed table entries along numbdx's own greedy
@@ -34,6 +36,7 @@ from _common import k_evidence, markdown_table
 import numbdx
 from numbdx import _engine
 from numbdx._evidence import normalise
+from numbdx._kernel import DOUBLE_DOUBLE_EPS
 
 
 def _cancellation(model: numbdx.Model, k: int, max_terms: float) -> list[str]:
@@ -46,17 +49,21 @@ def _cancellation(model: numbdx.Model, k: int, max_terms: float) -> list[str]:
     if terms > max_terms:
         return [str(k), str(positives), f"{terms:,.0f}", f"not computed (> {max_terms:,.0f} terms)", "-", "-", "-"]
     start = time.perf_counter()
-    total, absolute, _ = _engine._sums(model, compiled, codes, np.array([0]), np.longdouble, term_key)
+    total, absolute, _, exact = _engine._sums(model, compiled, codes, np.array([0]), np.longdouble, term_key)
     seconds = time.perf_counter() - start
     ld_eps = float(np.finfo(np.longdouble).eps)
+    unit = DOUBLE_DOUBLE_EPS if exact[0] else ld_eps  # how far the sums themselves are to be trusted
     signed, size = float(total[0, 0]), float(absolute[0, 0])
     ops = 4 * (len(model.causes) + len(model.upper) + int((codes.findings >= 0).sum()) + 8)
-    if signed <= 0 or size / signed * ld_eps > 0.01:
-        return [str(k), str(positives), f"{terms:,.0f}", f"> {0.01 / ld_eps:.0e} (noise)", "> 53", "no / no", "-"]
+    if signed <= 0 or size / signed * unit > 0.01:
+        noise = [f"> {0.01 / unit:.0e} (noise)", "> 53", "no / no", "no"]
+        return [str(k), str(positives), f"{terms:,.0f}", *noise, "-"]
     factor = size / signed
     bound64 = float(np.finfo(np.float64).eps) * ops * factor
     bound_ld = ld_eps * ops * factor
+    bound_dd = DOUBLE_DOUBLE_EPS * ops * factor + 2 * ld_eps
     meets = f"{'yes' if bound64 <= 1e-9 else 'no'} / {'yes' if bound_ld <= 1e-6 else 'no'}"
+    meets_dd = ("yes" if bound_dd <= 1e-9 else "no") if exact[0] else "n/a (no kernels)"
     return [
         str(k),
         str(positives),
@@ -64,6 +71,7 @@ def _cancellation(model: numbdx.Model, k: int, max_terms: float) -> list[str]:
         f"{factor:.1e}",
         f"{math.log2(factor):.0f}",
         meets,
+        meets_dd,
         f"{seconds:.2f} s",
     ]
 
@@ -142,6 +150,7 @@ def main(argv: list[str] | None = None) -> None:
                 "sum|t| / |sum t|",
                 "bits lost",
                 "float64 <= 1e-9 / ext. <= 1e-6",
+                "double-double, exact inputs <= 1e-9",
                 "time of the extended sums",
             ],
             (_cancellation(model, k, 2**17 if args.quick else 2**19) for k in ks),

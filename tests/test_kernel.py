@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Iterator
 from fractions import Fraction
 
 import numpy as np
@@ -134,11 +135,17 @@ def test_double_double_term_sums_are_within_long_double_rounding_of_the_exact_su
             assert error <= eps * abs(truth) + allowed, (value, float(truth))
 
 
-def _by_term_count(codes: _engine.Codes) -> list[tuple[int, np.ndarray, np.ndarray]]:
-    """``(terms, rows, their term keys)`` per number of terms: the rows one ``build_terms`` call takes."""
+def _built_by_term_count(codes: _engine.Codes, dtype: type) -> Iterator[tuple[tuple, np.ndarray, np.ndarray]]:
+    """For each number of terms among ``codes``' rows, the rows one ``build_terms`` call takes: what
+    it builds for them, the rows and their term keys."""
     compiled = _engine._compile(MODEL)
     term_key, n_terms, _ = _engine._term_keys(compiled, codes)
-    return [(int(n), np.flatnonzero(n_terms == n), term_key[n_terms == n]) for n in np.unique(n_terms)]
+    for n in np.unique(n_terms):
+        members = np.flatnonzero(n_terms == n)
+        findings, side = codes.findings[members], codes.side[members]
+        with _kernel.use("numba"):
+            built = _kernel.build_terms(compiled.term_tables, findings, side, int(n), dtype)
+        yield built, members, term_key[members]
 
 
 @settings(max_examples=30, deadline=None)
@@ -150,11 +157,7 @@ def test_built_terms_are_the_numpy_terms_bit_for_bit_whatever_their_structures(r
     if codes is None:
         return
     compiled = _engine._compile(MODEL)
-    for n_terms, members, keys in _by_term_count(codes):
-        with _kernel.use("numba"):
-            built = _kernel.build_terms(
-                compiled.term_tables, codes.findings[members], codes.side[members], n_terms, np.float64
-            )
+    for built, members, keys in _built_by_term_count(codes, np.float64):
         for key in np.unique(keys):
             ours = members[keys == key]
             expected = _engine._group_terms(MODEL, compiled, codes.findings[ours], int(codes.side[ours[0]]), np.float64)
@@ -195,12 +198,7 @@ def test_double_double_terms_are_within_their_rounding_of_the_exact_terms(rows):
     codes = _codes(rows)
     if codes is None:
         return
-    compiled = _engine._compile(MODEL)
-    for n_terms, members, keys in _by_term_count(codes):
-        with _kernel.use("numba"):
-            built = _kernel.build_terms(
-                compiled.term_tables, codes.findings[members], codes.side[members], n_terms, np.longdouble
-            )
+    for built, members, keys in _built_by_term_count(codes, np.longdouble):
         assert all(isinstance(b, _kernel.DoubleDouble) for b in built)
         for key in np.unique(keys):
             ours = members[keys == key]
