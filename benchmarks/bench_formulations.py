@@ -34,7 +34,7 @@ import numpy as np
 from _common import k_evidence, markdown_table
 
 import numbdx
-from numbdx import _engine
+from numbdx import _engine, _kernel
 from numbdx._evidence import normalise
 from numbdx._kernel import DOUBLE_DOUBLE_EPS
 
@@ -63,7 +63,12 @@ def _cancellation(model: numbdx.Model, k: int, max_terms: float) -> list[str]:
     bound_ld = ld_eps * ops * factor
     bound_dd = DOUBLE_DOUBLE_EPS * ops * factor + 2 * ld_eps
     meets = f"{'yes' if bound64 <= 1e-9 else 'no'} / {'yes' if bound_ld <= 1e-6 else 'no'}"
-    meets_dd = ("yes" if bound_dd <= 1e-9 else "no") if exact[0] else "n/a (no kernels)"
+    if exact[0]:
+        meets_dd = "yes" if bound_dd <= 1e-9 else "no"
+    elif _kernel.active() == "numba":
+        meets_dd = f"n/a (numpy below {_engine.KERNEL_MIN_TERMS} terms)"
+    else:
+        meets_dd = "n/a (no kernels)"
     return [
         str(k),
         str(positives),
