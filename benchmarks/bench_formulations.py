@@ -1,4 +1,4 @@
-"""Why exact answers stop near a dozen positive findings: the two walls of exact inference, measured.
+"""Where exact answers stop: the two walls of exact inference, measured.
 
 Run ``python benchmarks/bench_formulations.py [--quick]``. Nothing is timed against a reference; the
 script prints what limits every exact formulation on this model, so the target "exact answers for up
