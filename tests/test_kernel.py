@@ -495,7 +495,8 @@ def test_the_engine_runs_the_kernel_for_frames_and_for_rows_with_many_terms(monk
 
 def test_warming_loads_both_precisions_kernels(monkeypatch):
     """``warm_kernels`` (the service's start-up) runs the kernels in float64 and, where numpy has
-    extended precision, in double-double; on numpy it runs nothing."""
+    extended precision, in double-double, the triage's masked sums included; on numpy it runs
+    nothing."""
     dtypes = []
     real = _kernel.term_sums
 
@@ -504,13 +505,17 @@ def test_warming_loads_both_precisions_kernels(monkeypatch):
         return real(*args)
 
     monkeypatch.setattr(_kernel, "term_sums", spy)
+    masked = []
+    real_masked = _kernel.masked_sums
+    monkeypatch.setattr(_kernel, "masked_sums", lambda *args: masked.append(1) or real_masked(*args))
     with _kernel.use("numpy"):
         assert _engine.warm_kernels(MODEL) is False
-    assert dtypes == []
+    assert dtypes == [] and masked == []
     with _kernel.use("numba"):
         assert _engine.warm_kernels(MODEL) is True
     assert np.float64 in dtypes
     assert (np.longdouble in dtypes) == EXTENDED
+    assert bool(masked) == EXTENDED  # the triage's re-check in double-double
 
 
 def test_more_positives_are_tried_exactly_on_the_kernels():

@@ -58,7 +58,7 @@ from functools import lru_cache
 import numpy as np
 
 from . import _kernel
-from ._evidence import Evidence
+from ._evidence import Evidence, normalise
 from ._exceptions import ImpossibleEvidenceError, InferenceLimitError
 from ._model import Model
 
@@ -1780,15 +1780,20 @@ def warm_kernels(model: Model) -> bool:
     """Load the compiled kernels now if they are installed and wanted, so that numba's import and
     loading the kernels' cached code (about 0.5 s together) happen here rather than in the first
     query that needs them (a service's first large request). Scores a two-row frame whose second row
-    starts in extended precision, so that both precisions' kernels load. Returns whether the kernels
-    are in use."""
+    starts in extended precision, so that both precisions' kernels load, then one patient with enough
+    signed positives for the kernels and the triage's re-check (``left_out_answers``), which load the
+    double-double elimination and masked sums. Returns whether the kernels are in use."""
     if _kernel.active() != "numba":
         return False
     compiled = _compile(model)
     findings = np.full((2, len(model.findings)), -1, dtype=np.int64)
-    findings[1, np.flatnonzero(compiled.signed & ~compiled.gated)[:SIGNED_FOR_EXTENDED]] = 1
+    signed = np.flatnonzero(compiled.signed & ~compiled.gated)
+    findings[1, signed[:SIGNED_FOR_EXTENDED]] = 1
     codes = Codes(np.full((2, len(model.upper)), -1, dtype=np.int64), findings, np.full(2, ANYTHING), True)
     infer_codes(model, codes, with_prior=False, method="exact")
+    many = int(np.log2(KERNEL_MIN_TERMS))  # 2**many terms at least: the kernels' threshold
+    patient = normalise(model, {model.findings[f].name: True for f in signed[:many]})
+    left_out_answers(model, patient, [[int(signed[0])]], [0])
     return True
 
 
