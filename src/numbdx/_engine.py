@@ -1792,8 +1792,12 @@ def warm_kernels(model: Model) -> bool:
     codes = Codes(np.full((2, len(model.upper)), -1, dtype=np.int64), findings, np.full(2, ANYTHING), True)
     infer_codes(model, codes, with_prior=False, method="exact")
     many = int(np.log2(KERNEL_MIN_TERMS))  # 2**many terms at least: the kernels' threshold
-    patient = normalise(model, {model.findings[f].name: True for f in signed[:many]})
-    left_out_answers(model, patient, [[int(signed[0])]], [0])
+    if len(signed) >= many:  # a small model (a sub-model, other priors) may not have so many
+        try:
+            patient = normalise(model, {model.findings[f].name: True for f in signed[:many]})
+        except ImpossibleEvidenceError:  # another model's constraints may rule this patient out
+            return True
+        left_out_answers(model, patient, [[int(signed[0])]], [0])
     return True
 
 
