@@ -491,6 +491,7 @@ def _left_out_answers_agree(_engine):
             assert abs(row[c] - direct.posterior[0, c]) <= bound + direct.error_bound[0]
             assert abs(row[n_causes + c] - direct.explains[0, c]) <= bound + direct.error_bound[0]
         assert np.isnan(np.delete(row, [*causes, *(n_causes + c for c in causes)])).all()
+    assert _engine.left_out_answers(model, evidence_, [], causes) == []  # nothing to leave out
     # speech_disturbance is negative here, numbness_side not binary: not a signed positive
     assert _engine.left_out_answers(model, evidence_, [[model.finding_index["speech_disturbance"]]], causes) is None
     small = normalise(model, {"age": 70, "weakness": True, "swelling": True})

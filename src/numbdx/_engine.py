@@ -1881,6 +1881,8 @@ def left_out_answers(
         (np.longdouble,) if _extended_first(compiled, codes.findings, target_error)[0] else (np.float64, np.longdouble)
     )
     for dtype in dtypes:
+        if not pending:
+            break
         built = _kernel.build_terms(compiled.term_tables, codes.findings, codes.side, int(n_terms), dtype)
         coef, absent, present, active = built or _group_terms(model, compiled, codes.findings, side, dtype)
         masks = np.ones((len(pending), int(n_terms)), dtype=bool)
@@ -1932,8 +1934,6 @@ def left_out_answers(
             row[[*causes, *(n_causes + c for c in causes)]] = np.clip(ratios.astype(np.float64), 0.0, 1.0)
             out[k] = (row, bound)
         pending = missed
-        if not pending:
-            break
     return out
 
 

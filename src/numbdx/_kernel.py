@@ -13,9 +13,10 @@ returns the sums over each row's terms of ``coef * Z`` and ``|coef| * Z``, which
 it makes ``Z`` (exact products and double-double sums, then one rounding), so that the engine neither
 writes ``Z`` out nor converts it. This is what the engine uses; numpy's own sums
 (``_engine._term_sums``) round at every addition, so the two paths' sums differ in their last bits,
-well inside the engine's bound. A third, :func:`build_terms`, makes the terms themselves for rows of
-any term structures at once (numpy builds each structure apart, which on frames costs more than
-building: most structures have a row or two).
+well inside the engine's bound. :func:`build_terms` makes the terms themselves for rows of any term
+structures at once (numpy builds each structure apart, which on frames costs more than building: most
+structures have a row or two), and :func:`masked_sums` sums one row's double-double ``Z`` over
+subsets of its terms (the triage's re-checks).
 
 What each implementation returns:
 
@@ -106,10 +107,11 @@ X87 = np.finfo(np.longdouble).nmant == 63 and np.dtype(np.longdouble).itemsize =
 
 
 class DoubleDouble:
-    """Terms the kernel made in double-double (``parts``: ``(2, *shape)``, high and low float64
-    parts) for the double-double elimination, where the engine otherwise passes ``np.longdouble``
-    arrays: indexed on their leading axes like those, and rounded to ``np.longdouble`` by
-    :func:`as_array` where numpy takes over (the rows left to it)."""
+    """Numbers held in double-double (``parts``: ``(2, *shape)``, high and low float64 parts): terms
+    the kernel built, one context's exactly made tables (``_engine._exact_factors``), or a ``Z`` kept
+    unrounded. They stand where the engine otherwise passes ``np.longdouble`` arrays: indexed on their
+    leading axes like those, and rounded to ``np.longdouble`` by :func:`as_array` where numpy takes
+    over (the rows left to it)."""
 
     __slots__ = ("parts",)
 

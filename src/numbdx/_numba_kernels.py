@@ -25,7 +25,8 @@ step is one vectorised loop over contiguous memory.
 The term builders (``build_terms_float64``, ``build_terms_double_double``) make the terms the
 eliminations take, for rows of any term structures in one call: in float64 numpy's products in numpy's
 order (``_engine._group_terms``), bit for bit; in double-double the same products, each within a few
-``2**-106`` of exact.
+``2**-106`` of exact. ``masked_sums_double_double`` sums one row's double-double ``Z`` over subsets
+of its terms (the triage's re-checks, ``_engine.left_out_answers``).
 """
 
 from __future__ import annotations
