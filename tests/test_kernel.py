@@ -613,3 +613,47 @@ def test_exact_tables_are_the_rational_tables_rounded_once():
             assert h == float(t)
             assert abs(Fraction(h) + Fraction(low) - t) <= abs(t) * Fraction(1, 2**106)
     assert _engine._exact_factors(MODEL, compiled, codes.upper[0])[1] is tables  # made once per context
+
+
+# causes of the stroke signs: four rare findings with 3-4 causes each
+STROKE_SIGNS = ("stroke", "brain_tumour", "traumatic_brain_injury", "encephalitis", "migraine")
+
+
+@pytest.mark.skipif(not EXTENDED, reason="numpy has no extended precision here: no double-double kernel")
+def test_rare_positives_are_signed_where_only_that_fits_the_term_budget(monkeypatch):
+    """Four rare stroke signs, expanded without cancellation (a term for the leak and one per cause),
+    and three more positives make 8,000 terms: past a term budget of 1,024, the most probable rare
+    positives are expanded with signs instead, no more than needed (three: 512 terms), and the answer
+    from exact inputs agrees with brute-force enumeration within its bound. Frames, and numpy, keep
+    the cancellation-free expansion, and exact inference then refuses."""
+    from numbdx._evidence import normalise
+
+    from ._oracle import brute_force
+
+    sub = MODEL.submodel(list(STROKE_SIGNS))
+    compiled = _engine._compile(sub)
+    binary = [i for i, f in enumerate(sub.findings) if f.kind == "binary"]
+    rare = [i for i in binary if not compiled.signed[i] and len(sub.findings[i].parents) >= 2]
+    signed = [i for i in binary if compiled.signed[i]][:3]
+    assert len(rare) == 4
+    evidence = normalise(sub, {"age": 60, "sex": "male", **{sub.findings[i].name: True for i in rare + signed}})
+    codes = _engine.codes_from_evidence(sub, [evidence])
+    assert _engine.row_terms(compiled, codes.findings[0], int(codes.side[0])) == 8000
+    monkeypatch.setattr(_engine, "MAX_TERMS", 1024)
+    with _kernel.use("numba"):
+        recoded = _engine._signed_rare(compiled, codes)
+        expanded = np.flatnonzero(recoded.findings[0] == _engine.SIGNED)
+        assert set(expanded) == set(sorted(rare, key=lambda f: -compiled.p_on[f])[:3])
+        assert _engine.row_terms(compiled, recoded.findings[0], int(codes.side[0])) == 512
+        frame = _engine.Codes(codes.upper, codes.findings, codes.side, True)
+        assert _engine._signed_rare(compiled, frame) is frame
+        sub.__dict__.pop("_factor_cache", None)
+        answer = _engine.infer_codes(sub, codes, method="exact")
+    assert answer.failure[0] is None and answer.terms[0] == 512 and answer.error_bound[0] <= 1e-15
+    present, explains, _ = brute_force(sub, evidence)
+    for value, truth in ((answer.posterior[0], present), (answer.explains[0], explains)):
+        assert np.abs(value - truth).max() <= answer.error_bound[0] + 1e-13  # brute force's own rounding
+    with _kernel.use("numpy"):
+        assert _engine._signed_rare(compiled, codes) is codes
+        refused = _engine.infer_codes(sub, codes, method="exact")
+    assert isinstance(refused.failure[0], numbdx.InferenceLimitError)

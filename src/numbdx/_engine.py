@@ -45,6 +45,9 @@ Precision: each answer carries a bound on its rounding error (``eps * ops * sum|
 when the bound exceeds ``TARGET_ERROR`` the row is recomputed in extended precision; if that is still
 above ``MAX_ERROR``, its positive findings are re-expanded without cancellation (rarest first, within
 a term budget) and it is computed again; past that the engine refuses rather than answer wrongly.
+One patient on the kernels runs its extended precision from exact inputs (``_exact_inputs``), whose
+bound counts in double-double's unit; its rare positives may then be expanded with signs to fit the
+term budget (``_signed_rare``).
 """
 
 from __future__ import annotations
@@ -74,9 +77,10 @@ AUTO_EXACT_POSITIVES = 12
 AUTO_EXACT_POSITIVES_KERNEL = 13
 # one patient on the kernels in double-double from exact inputs (_exact_inputs) keeps its precision
 # however many positives: every row whose terms fit in MAX_TERMS is tried exactly (16 positives, all
-# expanded with signs), and rows past it are refused at once, then sampled. On 16 random rows of 14,
-# 15 and 16 positives (at this change), those that fit were answered exactly by infer in a median
-# 0.19, 0.18 and 0.34 s, against 0.58, 0.37 and 0.70 s sampled
+# expanded with signs, rare ones too where needed: _signed_rare), and rows past it are refused at once,
+# then sampled. On 11 random patients each of 14 and 15 positives, infer answered all exactly in a
+# median 0.11 and 0.25 s, against 0.41 and 0.76 s sampled; at 16 none fit (the side finding doubles
+# the terms), at 0.69 against 0.64 s
 AUTO_EXACT_POSITIVES_EXACT_INPUTS = MAX_TERMS.bit_length() - 1
 # with at least this many positives expanded with signs (Quickscore), a row is computed in extended
 # precision straight away: on bench_batch's cohort, 67% of rows with 4 signed positives, 93% with 5 and
@@ -176,8 +180,8 @@ class _Compiled:
     entry: dict[tuple[int, int], tuple[int, int]]  # (finding, pattern) -> (width, row in bank)
     side_terms: tuple[tuple[tuple[int, int], ...], ...]  # per side code: (subset, coefficient)
     widest: int
-    width: np.ndarray  # (F, 3): width of the choices of finding f observed as code 0, 1, ORDERED (0: side)
-    bank_row: np.ndarray  # (F, 3): their row in the bank of that width
+    width: np.ndarray  # (F, 4): width of the choices of finding f observed as each of CODES (0: side)
+    bank_row: np.ndarray  # (F, 4): their row in the bank of that width
     p_on: np.ndarray  # (F,): upper bound on P(finding on), to pick what to re-expand
     gated: np.ndarray  # (F,) bool
     signed: np.ndarray  # (F,) bool: a positive observation expands with signs (Quickscore), not ORDERED
@@ -195,8 +199,12 @@ def _moebius(allowed: frozenset[int], n_patterns: int) -> list[tuple[int, int]]:
 
 
 # Codes of a finding's observation: 0 absent, 1 present, ORDERED present and expanded without
-# cancellation (chosen for the rows whose precision needs it; see _reexpand).
+# cancellation (chosen for the rows whose precision needs it; see _reexpand), SIGNED present and
+# expanded with signs even where the finding is rare (for rows that fit the term budget only so and are
+# eliminated from exact inputs, whose bound allows the cancellation; see _signed_rare).
 ORDERED = 2
+SIGNED = 3
+CODES = (0, 1, ORDERED, SIGNED)
 
 
 def _p_on_bound(model: Model, index: int) -> float:
@@ -291,7 +299,7 @@ def _compile(model: Model) -> _Compiled:
     for i, f in enumerate(model.findings):
         if f.kind == "side":
             continue
-        for pattern in (0, 1, ORDERED):
+        for pattern in CODES:
             choices = _finding_choices(model, i, pattern)
             bank = by_width.setdefault(len(choices), [])
             entry[i, pattern] = (len(choices), len(bank))
@@ -300,8 +308,8 @@ def _compile(model: Model) -> _Compiled:
         width: _Choices(*(np.array([[ch[k] for ch in row] for row in rows], dtype=np.float64) for k in range(4)))
         for width, rows in by_width.items()
     }
-    width = np.array([[entry.get((i, p), (0, 0))[0] for p in (0, 1, ORDERED)] for i in range(len(model.findings))])
-    bank_row = np.array([[entry.get((i, p), (0, 0))[1] for p in (0, 1, ORDERED)] for i in range(len(model.findings))])
+    width = np.array([[entry.get((i, p), (0, 0))[0] for p in CODES] for i in range(len(model.findings))])
+    bank_row = np.array([[entry.get((i, p), (0, 0))[1] for p in CODES] for i in range(len(model.findings))])
     gated = np.array([f.gated for f in model.findings])
     side_terms = tuple(tuple(_moebius(code, 4)) for code in SIDE_CODES)
     compiled = _Compiled(
@@ -1524,6 +1532,38 @@ def _reexpand(compiled: _Compiled, codes: Codes, rows: np.ndarray) -> Codes:
     return codes.take(rows, findings)
 
 
+def _signed_rare(compiled: _Compiled, codes: Codes) -> Codes:
+    """``codes`` with rare positives of some rows re-coded SIGNED: rows past ``MAX_TERMS`` because
+    their rare positives are expanded without cancellation (a term for the leak and one per cause),
+    which fit when some take two terms instead, and which are then eliminated from exact inputs (one
+    patient on the kernels in double-double, from at least ``KERNEL_MIN_TERMS`` terms:
+    :func:`_exact_inputs`), whose bound allows the cancellation: a rare finding's ``1 - P(off)`` loses
+    about ``1 / P(on)``, so the most probable are re-coded first, and no more than needed. Other rows,
+    and frames, keep their codes."""
+    if codes.shared:
+        return codes
+    rare = (codes.findings == 1) & ~compiled.signed[None, :]
+    past = [
+        r
+        for r in np.flatnonzero(rare.any(axis=1))
+        if row_terms(compiled, codes.findings[r], int(codes.side[r])) > MAX_TERMS
+    ]
+    # asked last: the kernels' module imports numba, which a small query must not pay
+    if not past or not _kernel.double_double(np.longdouble):
+        return codes
+    findings = codes.findings.copy()
+    for r in past:
+        side = int(codes.side[r])
+        recoded = findings[r].copy()
+        for f in sorted(np.flatnonzero(rare[r]), key=lambda f: -compiled.p_on[f]):
+            recoded[f] = SIGNED
+            if row_terms(compiled, recoded, side) <= MAX_TERMS:
+                break
+        if KERNEL_MIN_TERMS <= row_terms(compiled, recoded, side) <= MAX_TERMS:
+            findings[r] = recoded
+    return Codes(codes.upper, findings, codes.side, codes.shared)
+
+
 def _ops(model: Model, findings: np.ndarray) -> np.ndarray:
     """The rounding-bound's operation count per row of ``findings`` ``(R, F)`` codes (or one row)."""
     return 4 * (len(model.causes) + len(model.upper) + (findings >= 0).sum(axis=-1) + 8)
@@ -1559,7 +1599,7 @@ def _extended_first(compiled: _Compiled, findings: np.ndarray, target_error: flo
     Quickscore's signed expansion would almost never meet the float64 bound, so a float64 pass first
     would be wasted. A looser target (the triage's 1e-6, the value of information's 1e-7) moves the
     threshold up by a positive per SIGNED_BOUND_GROWTH of the target."""
-    signed = ((findings == 1) & compiled.signed[None, :]).sum(axis=1)
+    signed = (((findings == 1) & compiled.signed[None, :]) | (findings == SIGNED)).sum(axis=1)
     looser = max(0.0, float(np.log(target_error / TARGET_ERROR) / np.log(SIGNED_BOUND_GROWTH)))
     return signed >= SIGNED_FOR_EXTENDED + round(looser)
 
@@ -1676,6 +1716,7 @@ def _infer_unique(
         return _finish(model, compiled, codes, with_prior, out, failure, used)
     # frames: the upper layer's tables once for all rows (one patient's are cached by context instead)
     upper_tables = _UpperTables(model, compiled, codes.upper) if codes.shared and n_rows > 1 else None
+    codes = _signed_rare(compiled, codes)
     imprecise = _solve(model, compiled, codes, out, failure, target_error, upper_tables)
     if len(imprecise):  # expand their positives without cancellation, as far as the term budget allows
         retry = _reexpand(compiled, codes, imprecise)
