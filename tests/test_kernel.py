@@ -657,3 +657,25 @@ def test_rare_positives_are_signed_where_only_that_fits_the_term_budget(monkeypa
         assert _engine._signed_rare(compiled, codes) is codes
         refused = _engine.infer_codes(sub, codes, method="exact")
     assert isinstance(refused.failure[0], numbdx.InferenceLimitError)
+
+
+@pytest.mark.skipif(not EXTENDED, reason="numpy has no extended precision here: no double-double kernel")
+def test_a_recoded_row_that_falls_back_to_sampling_samples_the_evidence_as_given(monkeypatch):
+    """Sampling is seeded by a hash of the row's codes: a row whose rare positives were re-coded for
+    the exact attempt (one patient) must be sampled from its codes as given, as the same row in a
+    frame (never re-coded) is, so that both get the same numbers. Here the exact attempt fails
+    because extended precision is made to count as no precision at all."""
+    sub = MODEL.submodel(list(STROKE_SIGNS))
+    compiled = _engine._compile(sub)
+    binary = [i for i, f in enumerate(sub.findings) if f.kind == "binary"]
+    rare = [i for i in binary if not compiled.signed[i] and len(sub.findings[i].parents) >= 2]
+    signed = [i for i in binary if compiled.signed[i]][:3]
+    ev = {"age": 60, "sex": "male", **{sub.findings[i].name: True for i in rare + signed}}
+    monkeypatch.setattr(_engine, "MAX_TERMS", 1024)
+    monkeypatch.setattr(_kernel, "DOUBLE_DOUBLE_EPS", 1.0)
+    with _kernel.use("numba"):
+        one = numbdx.infer(ev, model=sub)
+        frame = numbdx.infer_frame(pd.DataFrame([ev]), model=sub)
+    assert one.method == "importance_sampling"
+    for cause in one:
+        assert frame.loc[0, cause.name] == cause.explains, cause.name

@@ -1716,10 +1716,12 @@ def _infer_unique(
         return _finish(model, compiled, codes, with_prior, out, failure, used)
     # frames: the upper layer's tables once for all rows (one patient's are cached by context instead)
     upper_tables = _UpperTables(model, compiled, codes.upper) if codes.shared and n_rows > 1 else None
-    codes = _signed_rare(compiled, codes)
-    imprecise = _solve(model, compiled, codes, out, failure, target_error, upper_tables)
+    # the exact codes; sampling below keeps the codes as given, whose hash seeds it (the same evidence,
+    # the same numbers, in infer and infer_frame)
+    solved = _signed_rare(compiled, codes)
+    imprecise = _solve(model, compiled, solved, out, failure, target_error, upper_tables)
     if len(imprecise):  # expand their positives without cancellation, as far as the term budget allows
-        retry = _reexpand(compiled, codes, imprecise)
+        retry = _reexpand(compiled, solved, imprecise)
         sub = {k: v[imprecise] for k, v in out.items()}
         sub_failure: list[Exception | None] = [None] * len(imprecise)
         still = _solve(
