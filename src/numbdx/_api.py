@@ -66,12 +66,11 @@ def infer(
         ``"auto"`` (default): exact (Quickscore with exact elimination of the risk factors, with a
         bound on rounding error) whenever the evidence allows it, which is up to about 12 positive
         findings (with the ``numba`` extra, up to 65,536 terms: 16 positives expanded with signs);
-        past that, importance sampling with a
-        4-standard-error bound on every probability (see the README). ``"exact"``: raise
-        :class:`InferenceLimitError` instead of sampling. ``"sampling"``: sample whenever the
-        evidence has a positive finding (to compare with the exact answer; without one, the exact
-        answer is a single term and is used). The result's ``method`` and ``error_bound`` say which
-        method answered and how far off it can be.
+        past that, importance sampling with a 4-standard-error bound on every probability (see the
+        README). ``"exact"``: raise :class:`InferenceLimitError` instead of sampling.
+        ``"sampling"``: sample whenever the evidence has a positive finding (to compare with the exact
+        answer; without one, the exact answer is a single term and is used). The result's ``method``
+        and ``error_bound`` say which method answered and how far off it can be.
 
     Returns
     -------

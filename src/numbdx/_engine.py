@@ -341,10 +341,10 @@ def _term_tables(
 ) -> tuple[np.ndarray, ...]:
     """The arguments of ``_kernel.build_terms`` before the rows': every bank's choices in one table
     (``choice_coef (N,)``, ``choice_vectors (3, N, C)``: absent, present, not activated), each
-    (finding, code)'s first choice there (``choice_start (F, 3)``) and width, the widths in the order
-    ``_block`` takes them, the gated findings (int8), the side codes' terms (``side_subset``,
-    ``side_coef`` ``(codes, 4)`` and ``side_count``), the causes' activation and the side finding's
-    ``subset_mult``."""
+    (finding, code)'s first choice there (``choice_start (F, 4)``, codes as :data:`CODES`) and
+    width, the widths in the order ``_block`` takes them, the gated findings (int8), the side codes'
+    terms (``side_subset``, ``side_coef`` ``(codes, 4)`` and ``side_count``), the causes' activation
+    and the side finding's ``subset_mult``."""
     offset, coefs, vectors = {}, [], []
     at = 0
     for w in sorted(banks):
@@ -1334,9 +1334,10 @@ def _sums(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """For rows of one plan group: signed and absolute sums over terms of ``Z[r, t, j]``, term
     counts, and which rows were eliminated in double-double from inputs made within double-double
-    rounding (see :func:`_exact_inputs`). Each term structure's terms are built apart, then stacked for one
-    elimination. ``term_key``: the rows' term keys from :func:`_plan_groups`; ``upper_tables``: the
-    upper layer's tables of ``codes``' rows, made once (frames)."""
+    rounding (see :func:`_exact_inputs`). The kernels build every row's terms in one call per chunk;
+    numpy builds each term structure apart and stacks them (:func:`_terms_by_key`). ``term_key``: the
+    rows' term keys from :func:`_plan_groups`; ``upper_tables``: the upper layer's tables of
+    ``codes``' rows, made once (frames)."""
     sub = codes.take(rows)
     n_terms = int(row_terms(compiled, sub.findings[0], int(sub.side[0])))
     kernel = codes.shared or n_terms >= KERNEL_MIN_TERMS  # by the rows' terms, not a slice's
@@ -1396,11 +1397,10 @@ def _exact_inputs(sub: Codes, n_terms: int, dtype: type, upper_tables: _UpperTab
     information's batches). Their bound then counts in ``_kernel.DOUBLE_DOUBLE_EPS``, about 2**-100,
     where ``np.longdouble``'s is 2**-63: exact answers stay within the target however much many
     positives cancel. Frames (shared plans, many contexts) keep ``np.longdouble`` tables."""
-    kernel = sub.shared or n_terms >= KERNEL_MIN_TERMS
     return (
-        kernel
+        not sub.shared
+        and n_terms >= KERNEL_MIN_TERMS  # where one patient's rows run on the kernels
         and _kernel.double_double(dtype)
-        and not sub.shared
         and upper_tables is None
         and bool((sub.upper == sub.upper[0]).all())
     )
@@ -1594,6 +1594,18 @@ def _bounded(
     return ok, ratios, bound
 
 
+def _bounded_in(
+    total: np.ndarray, absolute: np.ndarray, ops: np.ndarray | float, dtype: type, exact: np.ndarray | bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_bounded` in the unit of each row's arithmetic: ``dtype``'s (:func:`_rounding_eps`), or
+    for rows from exact inputs (``exact``, see :func:`_exact_inputs`) double-double's. Their sums reach
+    numpy rounded to ``dtype``, so each ratio (at most 1) carries up to three such roundings, relative
+    to the sums rather than to ``sum|t|``: ``2 eps`` more covers them."""
+    eps = _rounding_eps(dtype)
+    ok, ratios, bound = _bounded(total, absolute, np.where(exact, _kernel.DOUBLE_DOUBLE_EPS, eps) * ops)
+    return ok, ratios, np.where(exact, bound + 2 * eps, bound)
+
+
 def _extended_first(compiled: _Compiled, findings: np.ndarray, target_error: float) -> np.ndarray:
     """Which rows of ``findings (R, F)`` start in extended precision: those with many positives under
     Quickscore's signed expansion would almost never meet the float64 bound, so a float64 pass first
@@ -1641,14 +1653,7 @@ def _solve(
                 continue
             total, absolute, n, exact = _sums(model, compiled, codes, pending, dtype, term_key[pending], upper_tables)
             p_e = total[:, 0]
-            # rows from exact inputs count in double-double (see _exact_inputs); their sums then reach
-            # numpy rounded to np.longdouble, and each ratio (at most 1) carries up to three such
-            # roundings (relative to the sums, not to sum|t|): 2 eps more covers them
-            eps = _rounding_eps(dtype)
-            ok, ratios, bound = _bounded(
-                total, absolute, np.where(exact, _kernel.DOUBLE_DOUBLE_EPS, eps) * ops[pending]
-            )
-            bound = np.where(exact, bound + 2 * eps, bound)
+            ok, ratios, bound = _bounded_in(total, absolute, ops[pending], dtype, exact)
             done = ok & (bound <= target_error) if dtype is np.float64 else ok & (bound <= MAX_ERROR)
             rows = pending[done]
             out["posterior"][rows] = np.clip(ratios[done].astype(np.float64), 0.0, 1.0)
@@ -1665,8 +1670,8 @@ def _solve(
                 # extended precision gains eps64 / eps_ld (about 2,000x; far more from exact inputs):
                 # rows it cannot bring under MAX_ERROR skip it (it is slow) and go straight to the
                 # cancellation-free expansion
-                exact = _exact_inputs(codes.take(pending), int(n_terms), np.longdouble, upper_tables)
-                extended = _kernel.DOUBLE_DOUBLE_EPS if exact else _rounding_eps(np.longdouble)
+                exact_next = _exact_inputs(codes.take(pending), int(n_terms), np.longdouble, upper_tables)
+                extended = _kernel.DOUBLE_DOUBLE_EPS if exact_next else _rounding_eps(np.longdouble)
                 hopeful = ok & (bound * extended / _rounding_eps(np.float64) <= MAX_ERROR)
                 imprecise.extend(pending[left & ~hopeful].tolist())
                 left &= hopeful
@@ -1894,7 +1899,8 @@ def left_out_answers(
     numbness | e)`` of ``causes`` (in a ``(2C,)`` array over every cause, NaN for the others) and
     the error bound of those, where ``e`` is the evidence without the set; from one elimination of
     the whole evidence's terms in float64, and one in extended precision if a set's bound needs it
-    (as ``_solve``). Each left-out finding must be a positive expanded with signs: the terms that
+    (straight away for many signed positives; on the kernels from exact inputs, the masked sums in
+    double-double: as ``_solve``). Each left-out finding must be a positive expanded with signs: the terms that
     take its ``+1`` choice are the terms of the evidence without it (:func:`_unit_terms`), so every
     set's answer is a masked sum of the same ``Z``. The triage re-checks its thresholds so, with
     subsets of the red-flag findings left out.
@@ -1932,13 +1938,12 @@ def left_out_answers(
         for i, k in enumerate(pending):
             for f in left_out[k]:
                 masks[i] &= unit[f]
-        sums = None
+        sums, exact = None, False
         if _exact_inputs(codes, int(n_terms), dtype, None):  # as _solve: double-double from exact inputs
             plan, tables = _exact_factors(model, compiled, codes.upper[0])
             z, left = _kernel.eliminate(plan.packed, (*tables, absent, present, active), dtype, keep_double_double=True)
             if not len(left):
-                total, absolute = _kernel.masked_sums(z[0][:, columns], coef[0], masks)
-                sums = total, absolute, _kernel.DOUBLE_DOUBLE_EPS, 2 * _rounding_eps(dtype)
+                sums, exact = _kernel.masked_sums(z[0][:, columns], coef[0], masks), True
         if sums is None:
             coef = _kernel.as_array(coef)
             z = np.concatenate(
@@ -1961,14 +1966,13 @@ def left_out_answers(
             z = np.ascontiguousarray(z[:, columns].T)
             total = np.stack([(z[:, mask] * coef[0][mask]).sum(axis=-1) for mask in masks])
             absolute = np.stack([(z[:, mask] * np.abs(coef[0][mask])).sum(axis=-1) for mask in masks])
-            sums = total, absolute, _rounding_eps(dtype), 0.0
-        total, absolute, eps, rounding = sums
+            sums = total, absolute
+        total, absolute = sums
         missed = []
         for i, k in enumerate(pending):
             if absolute[i, 0] == 0:  # every term zero: no cancellation, the evidence is impossible
                 continue
-            ok, ratios, bound = _bounded(total[i][None], absolute[i][None], eps * ops)
-            bound = bound + rounding  # the double-double sums' rounding to np.longdouble (see _solve)
+            ok, ratios, bound = _bounded_in(total[i][None], absolute[i][None], ops, dtype, exact)
             if not ok[0] or bound[0] > target_error:
                 missed.append(k)
                 continue
