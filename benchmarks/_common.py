@@ -197,10 +197,12 @@ def _moebius_size(allowed: frozenset[int], n_patterns: int) -> int:
 def quickscore_terms(model: Any, evidence: Mapping[str, Any]) -> int:
     """Terms of plain Quickscore for ``evidence``, independent of the engine's implementation.
 
-    A negative finding is one product (1 term); a positive one is ``1 - P(off)`` (2 terms); the side
-    finding (left/right/both/unknown with leg numbness) takes its Moebius terms (2, or 4 for "both").
-    The product over findings is the number of terms. numbdx may use more (a cancellation-free
-    expansion of rare findings, for precision); see :func:`term_count`.
+    A negative finding is one product (1 term); a positive one is ``1 - P(off)`` (2 terms), except
+    that a positive with at most one cause is 1 term (its ``P(on)`` depends on that cause alone, so it
+    is a product over causes, as numbdx takes it); the side finding (left/right/both/unknown with leg
+    numbness) takes its Moebius terms (2, or 4 for "both"). The product over findings is the number
+    of terms. numbdx may use more (a cancellation-free expansion of rare findings with three causes or
+    more, for precision); see :func:`term_count`.
     """
     from numbdx._evidence import normalise
 
@@ -210,6 +212,8 @@ def quickscore_terms(model: Any, evidence: Mapping[str, Any]) -> int:
         f = model.findings[index]
         if len(allowed) == f.n_patterns:
             continue  # any pattern: no information
+        if f.n_patterns == 2 and len(f.parents) <= 1:
+            continue  # one product, whatever the pattern
         terms *= _moebius_size(allowed, f.n_patterns)
     return terms
 

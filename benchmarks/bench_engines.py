@@ -368,8 +368,9 @@ def main(argv: list[str] | None = None) -> None:
     print(
         "numbdx answers marked (sampled, +-b) came from importance sampling past the exact limit, with "
         "error bound b; their floor ratio compares them with the exact method's arithmetic. "
-        "QS terms: plain Quickscore terms for the evidence (the floor's T); numbdx terms: the terms numbdx "
-        "reports (more where it expands rare findings without cancellation).\n"
+        "QS terms: Quickscore terms for the evidence (the floor's T; one for a positive with at most one "
+        "cause); numbdx terms: the terms numbdx reports (more where it expands rare findings with three "
+        "causes or more without cancellation).\n"
     )
     print(
         f"k-sweep evidence: {BASE_EVIDENCE} plus the first k of {list(POSITIVES)} (as True). "

@@ -4,6 +4,7 @@ full model."""
 
 from __future__ import annotations
 
+import itertools
 import warnings
 
 import numpy as np
@@ -369,21 +370,82 @@ def _check_upper_tables(model, compiled, codes, dtype):
                 np.testing.assert_array_equal(got[:, 0], expected[:, 0])
 
 
-def test_positives_with_at_most_one_cause_never_cancel():
-    """A positive finding with no cause (numb_calf: its leak alone) or one (blood_sugar_high) is
-    expanded as "fired through the leak, or else through its cause": no more terms than ``1 -
-    P(off)`` and none negative. The leak-only finding is one term, so a patient's answer with it
-    is the answer without it (the leak does not depend on the causes), and its evidence probability
-    is the leak's times the other's."""
+def test_ordered_expansion_is_p_on_in_every_state_of_the_causes():
+    """A positive expanded in order ("fired first through the leak or the first cause, or through a
+    later cause, no earlier one firing") has one term per cause (one for the leak alone without a
+    cause), none negative, and in every state of its causes (absent, present and activated, present
+    but not activated) its terms add up to ``P(on) = 1 - (1 - leak) * prod (1 - q)`` over the causes
+    that can produce it (for a numbness feature, the activated ones), computed here by hand."""
+    from numbdx import _engine
+
+    model = numbdx.load_model()
+    checked = 0
+    for f, node in enumerate(model.findings):
+        if node.n_patterns != 2 or len(node.parents) > 6:
+            continue
+        choices = _engine._finding_choices(model, f, _engine.ORDERED)
+        assert len(choices) == max(1, len(node.parents))
+        leak = node.leak_probs[1]
+        for coef, absent, present, not_activated in choices:
+            assert coef >= 0 and (absent >= 0).all() and (present >= 0).all() and (not_activated >= 0).all()
+        for states in itertools.product(range(3), repeat=len(node.parents)):  # 0 absent, 1 activated, 2 not
+            producing = [c for c, s in zip(node.parents, states) if s == 1 or (s == 2 and not node.gated)]
+            p_off = (1 - leak) * np.prod([1 - node.pattern_probs[c, 1] for c in producing])
+            total = 0.0
+            for coef, absent, present, not_activated in choices:
+                term = coef
+                for c, s in zip(node.parents, states):
+                    term *= (absent, present, not_activated if node.gated else present)[s][c]
+                total += term
+            np.testing.assert_allclose(total, 1 - p_off, rtol=1e-14, atol=1e-16)
+        checked += 1
+    assert checked > 40
+
+
+def test_the_ordered_first_terms_rounding_is_within_its_allowance_and_bounded(monkeypatch):
+    """The ordered expansion's first term holds ``leak + (1 - leak) * q`` rounded in float64: within
+    3 * 2**-53 of the exact sum (from the engine's own ``1 - leak``), as ``MERGED_ROUNDING`` assumes,
+    checked in rationals for every finding; and every answer's bound carries that allowance per
+    such positive, whatever precision the rest ran in."""
+    from fractions import Fraction
+
+    from numbdx import _engine
+
+    model = numbdx.load_model()
+    for f, node in enumerate(model.findings):
+        if node.n_patterns != 2 or not node.parents:
+            continue
+        first = node.parents[0]
+        _, absent, present, _ = _engine._finding_choices(model, f, _engine.ORDERED)[0]
+        leak, q = node.leak_probs[1], node.pattern_probs[first, 1]
+        exact = Fraction(float(leak)) + Fraction(float(1 - leak)) * Fraction(float(q))
+        assert absent[first] == leak
+        assert abs(Fraction(float(present[first])) - exact) <= 3 * 2.0**-53 * exact, node.name
+    compiled = _engine._compile(model)
+    ev = normalise(model, {"age": 40, "blood_sugar_high": True, "numb_foot_sole": True, "tingling": True})
+    codes = _engine.codes_from_evidence(model, [ev])
+    assert _engine._merged_positives(compiled, codes.findings)[0] == 2  # tingling is signed
+    # made large enough to stand out of the arithmetic's own bound (about 1e-13 here)
+    monkeypatch.setattr(_engine, "MERGED_ROUNDING", 1e-11)
+    answer = _engine.infer_codes(model, codes)
+    assert answer.failure[0] is None and answer.error_bound[0] >= 2e-11
+
+
+def test_positives_with_at_most_two_causes_never_cancel():
+    """A positive finding with no cause (numb_calf: its leak alone), one (blood_sugar_high) or two
+    (numb_foot_sole) is expanded in order: no more terms than ``1 - P(off)``'s two and none negative.
+    The leak-only finding is one term, so a patient's answer with it is the answer without it (the
+    leak does not depend on the causes), and its evidence probability is the leak's times the
+    other's."""
     from numbdx import _engine
 
     model = numbdx.load_model()
     compiled = _engine._compile(model)
-    for name in ("numb_calf", "blood_sugar_high"):
+    for name, n_terms in (("numb_calf", 1), ("blood_sugar_high", 1), ("numb_foot_sole", 2)):
         f = model.finding_index[name]
-        assert len(model.findings[f].parents) <= 1 and not compiled.signed[f]
+        assert not compiled.signed[f]
         choices = _engine._finding_choices(model, f, 1)
-        assert len(choices) == len(model.findings[f].parents) + 1
+        assert len(choices) == n_terms == max(1, len(model.findings[f].parents))
         assert all(coef > 0 for coef, *_ in choices)
     base = {"age": 60, "sex": "male", "numb_toes": True, "tingling": True}
     without = _engine.infer_codes(model, _engine.codes_from_evidence(model, [normalise(model, base)]))

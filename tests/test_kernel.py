@@ -519,17 +519,23 @@ def test_warming_loads_both_precisions_kernels(monkeypatch):
 
 
 def test_more_positives_are_tried_exactly_on_the_kernels():
-    """With ``method="auto"``, 13 positives go to sampling on numpy but are tried exactly on the
-    kernels: up to ``AUTO_EXACT_POSITIVES_KERNEL`` for frames, and for one patient as many as
-    ``MAX_TERMS`` allows where its extended precision runs from exact inputs. This patient's exact
-    answer is within the sampled one's error bound of it."""
+    """With ``method="auto"``, 13 positives of two terms each go to sampling on numpy but are tried
+    exactly on the kernels: up to ``AUTO_EXACT_POSITIVES_KERNEL`` for frames, and for one patient as
+    many as ``MAX_TERMS`` allows where its extended precision runs from exact inputs. A positive of
+    one term (only_at_night: one cause) is not counted. This patient's exact answer is within the
+    sampled one's error bound of it."""
     positives = [
         "numb_toes", "tingling", "burning", "numb_foot_sole", "aching_pain", "cramps_convulsions", "heaviness",
-        "swelling", "chronic_fatigue", "difficulty_walking", "weakness", "only_at_night", "coldness",
+        "swelling", "chronic_fatigue", "difficulty_walking", "weakness", "only_at_night", "coldness", "back_pain",
     ]  # fmt: skip
+    from numbdx._evidence import normalise
+
     ev = {"age": 58, "sex": "female", "diabetes": True, "overweight": True, **dict.fromkeys(positives, True)}
-    assert _engine.AUTO_EXACT_POSITIVES < len(positives) <= _engine.AUTO_EXACT_POSITIVES_KERNEL
-    assert 2**_engine.AUTO_EXACT_POSITIVES_EXACT_INPUTS == _engine.MAX_TERMS
+    codes = _engine.codes_from_evidence(MODEL, [normalise(MODEL, ev)])
+    counted = _engine._expanding_positives(_engine._compile(MODEL), codes.findings)[0]
+    assert counted == len(positives) - 1
+    assert _engine.AUTO_EXACT_POSITIVES < counted <= _engine.AUTO_EXACT_POSITIVES_KERNEL
+    assert _engine.AUTO_EXACT_POSITIVES_EXACT_INPUTS is None
     with _kernel.use("numpy"):
         assert _engine.auto_exact_positives() == _engine.AUTO_EXACT_POSITIVES
         sampled = numbdx.infer(ev)
@@ -539,34 +545,44 @@ def test_more_positives_are_tried_exactly_on_the_kernels():
         assert _engine.auto_exact_positives() == one_patient
         exact = numbdx.infer(ev)
     assert sampled.method == "importance_sampling" and exact.method == "exact"
-    assert exact.error_bound <= (1e-15 if EXTENDED else 1e-6)
+    # two positives expanded in order (numb_foot_sole, only_at_night) carry their multiplier's rounding
+    assert exact.error_bound <= (1e-15 + 2 * _engine.MERGED_ROUNDING if EXTENDED else 1e-6)
     for cause in exact:
         for quantity in ("posterior", "explains"):
             difference = abs(getattr(cause, quantity) - getattr(sampled[cause.name], quantity))
             assert difference <= sampled.error_bound + exact.error_bound, (cause.name, quantity)
 
 
-# four causes whose findings include 14 positives expanded with signs: brute force enumerates them
+# four causes whose findings include 14 common positives with two causes or more: brute force
+# enumerates them
 MANY_SIGNED = ("lumbosacral_osteochondrosis", "lumbar_disc_herniation", "raynauds_disease", "positional_compression")
 
 
 @pytest.mark.skipif(not EXTENDED, reason="numpy has no extended precision here: no double-double kernel")
 def test_exact_inputs_keep_many_cancelling_positives_within_a_tight_bound(monkeypatch):
-    """14 positives expanded with signs (32,768 terms, cancelling), against brute-force enumeration
-    (positive probabilities only: no cancellation). From exact inputs in double-double the bound is
-    below 1e-15 and holds; numpy's ``np.longdouble`` bound is about 1e-7 for the same evidence. A row
-    left to numpy (``TINY``) is bounded in ``np.longdouble``'s unit again."""
+    """14 positives expanded with signs (code SIGNED: 11 of them have two causes here, and would
+    otherwise be expanded in order without cancellation; 32,768 terms, cancelling), against
+    brute-force enumeration (positive probabilities only: no cancellation). From exact inputs in
+    double-double the bound is below 1e-15 and holds; numpy's ``np.longdouble`` bound is about 1e-7
+    for the same evidence. A row left to numpy (``TINY``) is bounded in ``np.longdouble``'s unit
+    again."""
     from numbdx._evidence import normalise
 
     from ._oracle import brute_force
 
     sub = MODEL.submodel(list(MANY_SIGNED))
     compiled = _engine._compile(sub)
-    positives = [f.name for i, f in enumerate(sub.findings) if f.kind == "binary" and compiled.signed[i]]
-    assert len(positives) == 14
+    cancelling = [
+        i
+        for i, f in enumerate(sub.findings)
+        if f.kind == "binary" and len(f.parents) >= 2 and (compiled.signed[i] or compiled.p_on[i] > _engine.RARE_ON)
+    ]
+    assert len(cancelling) == 14 and sum(compiled.signed[cancelling]) == 3
+    positives = [sub.findings[i].name for i in cancelling]
     evidence = normalise(sub, {"age": 45, "sex": "female", **dict.fromkeys(positives, True)})
     present, explains, _ = brute_force(sub, evidence)
     codes = _engine.codes_from_evidence(sub, [evidence])
+    codes.findings[0, cancelling] = _engine.SIGNED
 
     def answer(choice: str) -> _engine.Answer:
         sub.__dict__.pop("_factor_cache", None)
@@ -621,11 +637,13 @@ STROKE_SIGNS = ("stroke", "brain_tumour", "traumatic_brain_injury", "encephaliti
 
 @pytest.mark.skipif(not EXTENDED, reason="numpy has no extended precision here: no double-double kernel")
 def test_rare_positives_are_signed_where_only_that_fits_the_term_budget(monkeypatch):
-    """Four rare stroke signs, expanded without cancellation (a term for the leak and one per cause),
-    and three more positives make 8,000 terms: past a term budget of 1,024, the most probable rare
-    positives are expanded with signs instead, no more than needed (three: 512 terms), and the answer
-    from exact inputs agrees with brute-force enumeration within its bound. Frames, and numpy, keep
-    the cancellation-free expansion, and exact inference then refuses."""
+    """Four rare stroke signs, expanded without cancellation (a term per cause: 4, 4, 4 and 3), three
+    more positives and cramps (two causes) make 6,144 terms: past a term budget of 1,024, the most
+    probable rare positives are expanded with signs instead, no more than needed (three: 768 terms),
+    and the answer
+    from exact inputs agrees with brute-force enumeration within its bound. A rare positive with two
+    causes (cramps here) is never re-coded: its expansion has no more terms than the signed one.
+    Frames, and numpy, keep the cancellation-free expansion, and exact inference then refuses."""
     from numbdx._evidence import normalise
 
     from ._oracle import brute_force
@@ -633,23 +651,28 @@ def test_rare_positives_are_signed_where_only_that_fits_the_term_budget(monkeypa
     sub = MODEL.submodel(list(STROKE_SIGNS))
     compiled = _engine._compile(sub)
     binary = [i for i, f in enumerate(sub.findings) if f.kind == "binary"]
-    rare = [i for i in binary if not compiled.signed[i] and len(sub.findings[i].parents) >= 2]
+    rare = [i for i in binary if not compiled.signed[i] and len(sub.findings[i].parents) >= 3]
     signed = [i for i in binary if compiled.signed[i]][:3]
     assert len(rare) == 4
-    evidence = normalise(sub, {"age": 60, "sex": "male", **{sub.findings[i].name: True for i in rare + signed}})
+    two_causes = sub.finding_index["cramps_convulsions"]
+    assert not compiled.signed[two_causes] and len(sub.findings[two_causes].parents) == 2
+    ev = {"age": 60, "sex": "male", **{sub.findings[i].name: True for i in [*rare, *signed, two_causes]}}
+    evidence = normalise(sub, ev)
     codes = _engine.codes_from_evidence(sub, [evidence])
-    assert _engine.row_terms(compiled, codes.findings[0], int(codes.side[0])) == 8000
+    assert _engine.row_terms(compiled, codes.findings[0], int(codes.side[0])) == 2 * 3072
     monkeypatch.setattr(_engine, "MAX_TERMS", 1024)
     with _kernel.use("numba"):
         recoded = _engine._signed_rare(compiled, codes)
         expanded = np.flatnonzero(recoded.findings[0] == _engine.SIGNED)
         assert set(expanded) == set(sorted(rare, key=lambda f: -compiled.p_on[f])[:3])
-        assert _engine.row_terms(compiled, recoded.findings[0], int(codes.side[0])) == 512
+        assert _engine.row_terms(compiled, recoded.findings[0], int(codes.side[0])) == 2 * 384
         frame = _engine.Codes(codes.upper, codes.findings, codes.side, True)
         assert _engine._signed_rare(compiled, frame) is frame
         sub.__dict__.pop("_factor_cache", None)
         answer = _engine.infer_codes(sub, codes, method="exact")
-    assert answer.failure[0] is None and answer.terms[0] == 512 and answer.error_bound[0] <= 1e-15
+    # two positives expanded in order (cramps, the rare one left) carry their multiplier's rounding
+    bound = 1e-15 + 2 * _engine.MERGED_ROUNDING
+    assert answer.failure[0] is None and answer.terms[0] == 768 and answer.error_bound[0] <= bound
     present, explains, _ = brute_force(sub, evidence)
     for value, truth in ((answer.posterior[0], present), (answer.explains[0], explains)):
         assert np.abs(value - truth).max() <= answer.error_bound[0] + 1e-13  # brute force's own rounding

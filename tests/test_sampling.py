@@ -10,12 +10,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import numbdx
-from numbdx._engine import AUTO_EXACT_POSITIVES, AUTO_EXACT_POSITIVES_EXACT_INPUTS, AUTO_EXACT_POSITIVES_KERNEL
+from numbdx import _engine
+from numbdx._engine import AUTO_EXACT_POSITIVES, AUTO_EXACT_POSITIVES_KERNEL
+from numbdx._evidence import normalise
 from numbdx._sampling import MAX_BOUND, METHOD
 
 from .strategies import many_positives
 
-# A patient with more positive findings than exact inference answers (262,144 terms, past MAX_TERMS).
+# A patient with more positive findings than exact inference answers (131,072 terms, past MAX_TERMS).
 CROWDED = {
     "age": 60,
     "sex": "female",
@@ -66,8 +68,12 @@ def test_the_same_evidence_gets_the_same_numbers():
 
 
 def test_past_the_exact_limit_auto_samples_and_exact_refuses():
-    positives = sum(v is True for k, v in CROWDED.items() if k != "smoking")
-    assert positives > max(AUTO_EXACT_POSITIVES, AUTO_EXACT_POSITIVES_KERNEL, AUTO_EXACT_POSITIVES_EXACT_INPUTS)
+    model = numbdx.load_model()
+    compiled = _engine._compile(model)
+    codes = _engine.codes_from_evidence(model, [normalise(model, CROWDED)])
+    counted = _engine._expanding_positives(compiled, codes.findings)[0]
+    assert counted > max(AUTO_EXACT_POSITIVES, AUTO_EXACT_POSITIVES_KERNEL)
+    assert _engine.row_terms(compiled, codes.findings[0], int(codes.side[0])) > _engine.MAX_TERMS
     d = numbdx.infer(CROWDED)
     assert d.method == METHOD
     assert 0 < d.error_bound <= MAX_BOUND

@@ -76,12 +76,15 @@ MAX_TERMS = 1 << 16
 AUTO_EXACT_POSITIVES = 12
 AUTO_EXACT_POSITIVES_KERNEL = 13
 # one patient on the kernels in double-double from exact inputs (_exact_inputs) keeps its precision
-# however many positives: every row whose terms fit in MAX_TERMS is tried exactly (16 positives, all
-# expanded with signs, rare ones too where needed: _signed_rare), and rows past it are refused at once,
+# however many positives, so no count of positives sends it to sampling (None): every row whose terms
+# fit in MAX_TERMS is tried exactly (16 positives of two terms each, rare ones expanded with signs
+# where needed: _signed_rare; more where some take one term), and rows past it are refused at once,
 # then sampled. On 11 random patients each of 14 and 15 positives, infer answered all exactly in a
 # median 0.11 and 0.25 s, against 0.41 and 0.76 s sampled; at 16 none fit (the side finding doubles
-# the terms), at 0.69 against 0.64 s
-AUTO_EXACT_POSITIVES_EXACT_INPUTS = MAX_TERMS.bit_length() - 1
+# the terms), at 0.69 against 0.64 s (at 8fe3522)
+AUTO_EXACT_POSITIVES_EXACT_INPUTS = None
+# The counts above are of positives that multiply the terms (more than one term each): a positive with
+# at most one cause is one term, and adds neither cost nor cancellation.
 # with at least this many positives expanded with signs (Quickscore), a row is computed in extended
 # precision straight away: on bench_batch's cohort, 67% of rows with 4 signed positives, 93% with 5 and
 # all with 6 missed the float64 bound at TARGET_ERROR (18% with 3, none with fewer; at 3131976). An
@@ -96,9 +99,18 @@ SIGNED_FOR_EXTENDED = 4
 SIGNED_BOUND_GROWTH = 12.0
 # positive findings with at most this many causes, and at most this probability, are expanded without
 # cancellation (see _rare); so is every positive finding with at most ORDERED_FREE_PARENTS causes,
-# whose ordered expansion has no more terms than the signed one (leak first, or its one cause)
+# whose ordered expansion (one term per cause) has no more terms than the signed one's two
 ORDERED_MAX_PARENTS = 6
-ORDERED_FREE_PARENTS = 1
+ORDERED_FREE_PARENTS = 2
+# the ordered expansion's first term holds ``leak + (1 - leak) * q``, which float64 rounds twice more
+# than the model's numbers (relative error under 3 * 2**-53 against the exact sum of leak and the
+# engine's 1 - leak times q). A relative error d in that multiplier moves P(e), and each joint
+# probability, by at most d times the part of it where the finding fired through the leak or its
+# first cause with that cause present: the row's terms that take this choice, summed over every
+# other finding's choices, are that part, non-negative and at most the whole, however the terms
+# cancel. Each ratio to P(e) therefore moves by at most about 2d per such positive, which the bound
+# adds (_bounded_in) whatever the precision of the arithmetic after
+MERGED_ROUNDING = 2.01 * 3 * 2.0**-53
 RARE_ON = 0.02
 CHUNK_ELEMENTS = 1_000_000  # rows x terms x widest table entry per elimination pass
 TERM_CHUNK_ELEMENTS = 65_536  # terms x widest table entry per pass when one row has many terms
@@ -185,6 +197,7 @@ class _Compiled:
     p_on: np.ndarray  # (F,): upper bound on P(finding on), to pick what to re-expand
     gated: np.ndarray  # (F,) bool
     signed: np.ndarray  # (F,) bool: a positive observation expands with signs (Quickscore), not ORDERED
+    has_cause: np.ndarray  # (F,) bool: a two-pattern finding with a cause (its ordered first term is a sum)
     term_tables: tuple[np.ndarray, ...]  # the banks flattened, for the compiled term builder (_term_tables)
 
 
@@ -221,9 +234,9 @@ def _p_on_bound(model: Model, index: int) -> float:
 def _rare(model: Model, index: int) -> bool:
     """Whether a positive observation of the finding is always expanded without cancellation: a
     finding with few causes whose probability is small in every context (for it ``1 - P(off)``
-    cancels, relative error growing like 1/P(on)), or one with at most one cause, whose ordered
-    expansion needs no more terms than ``1 - P(off)`` (two: one with no cause, e.g. numb_calf, would
-    otherwise cancel ``1 - (1 - leak)`` for nothing)."""
+    cancels, relative error growing like 1/P(on)), or one with at most ``ORDERED_FREE_PARENTS``
+    causes, whose ordered expansion needs no more terms than ``1 - P(off)``'s two (one with no cause,
+    e.g. numb_calf, would otherwise cancel ``1 - (1 - leak)`` for nothing)."""
     f = model.findings[index]
     if f.n_patterns != 2:
         return False
@@ -240,15 +253,27 @@ def two_pattern_terms(
 
     ``q (R, C)``: P(on) through each cause (0 without a link); ``leak (R,)``: P(on) through the leak;
     ``code``: 0 absent, 1 present. ``ordered``: present, expanded without cancellation as "fires first
-    through the leak, or through cause j in ``parents`` order, no earlier cause firing"; otherwise a
-    present finding is Quickscore's ``1 - P(off)``, two signed terms. The engine calls this with the
-    model's numbers (``R = 1``), ``_uncertainty`` with every parameter draw's."""
+    through the leak or the first of ``parents``, or through a later cause j, no earlier cause
+    firing": one term per cause (one for the leak alone where there is none), all non-negative;
+    otherwise a present finding is Quickscore's ``1 - P(off)``, two signed terms. The engine calls
+    this with the model's numbers (``R = 1``), ``_uncertainty`` with every parameter draw's.
+
+    "Through the leak" and "through the first cause" differ in that cause's multipliers alone, so
+    they are one term: ``leak`` if it is absent, ``leak + (1 - leak) * q`` if present. That sum is
+    rounded once more than the model's numbers (see :data:`MERGED_ROUNDING`)."""
     n, n_causes = q.shape
     ones = np.ones((n, n_causes))
     if ordered:
-        coefs, absent, present = [leak], [ones], [ones]
+        if not len(parents):
+            return leak[:, None], ones[:, None], ones[:, None], ones[:, None]
+        first = parents[0]
+        either, through_first = ones.copy(), ones.copy()
+        either[:, first] = leak  # the leak alone, when the first cause is absent (or not activated)
+        through_first[:, first] = leak + (1 - leak) * q[:, first]
+        coefs, absent, present = [np.ones(n)], [either], [through_first]
         earlier = ones.copy()
-        for c in parents:
+        earlier[:, first] = 1 - q[:, first]
+        for c in parents[1:]:
             fires, needed = earlier.copy(), ones.copy()
             fires[:, c], needed[:, c] = q[:, c], 0.0
             coefs.append(1 - leak)
@@ -325,6 +350,7 @@ def _compile(model: Model) -> _Compiled:
         p_on=np.array([_p_on_bound(model, i) if f.kind != "side" else 1.0 for i, f in enumerate(model.findings)]),
         gated=gated,
         signed=np.array([f.kind != "side" and not _rare(model, i) for i, f in enumerate(model.findings)]),
+        has_cause=np.array([f.n_patterns == 2 and len(f.parents) > 0 for f in model.findings]),
         term_tables=_term_tables(model, banks, width, bank_row, gated, side_terms),
     )
     model.__dict__["_compiled"] = compiled
@@ -1542,7 +1568,9 @@ def _signed_rare(compiled: _Compiled, codes: Codes) -> Codes:
     and frames, keep their codes."""
     if codes.shared:
         return codes
-    rare = (codes.findings == 1) & ~compiled.signed[None, :]
+    # a rare positive whose ordered expansion is no wider than the signed one gains nothing
+    narrower = compiled.width[:, SIGNED] < compiled.width[:, 1]
+    rare = (codes.findings == 1) & ~compiled.signed[None, :] & narrower[None, :]
     past = [
         r
         for r in np.flatnonzero(rare.any(axis=1))
@@ -1594,16 +1622,30 @@ def _bounded(
     return ok, ratios, bound
 
 
+def _merged_positives(compiled: _Compiled, findings: np.ndarray) -> np.ndarray:
+    """Per row of ``findings (R, F)`` codes (or one row): its positives expanded in order, each with
+    one term whose multiplier is a rounded sum (see :data:`MERGED_ROUNDING`)."""
+    ordered = (findings == ORDERED) | ((findings == 1) & ~compiled.signed)
+    return (ordered & compiled.has_cause).sum(axis=-1)
+
+
 def _bounded_in(
-    total: np.ndarray, absolute: np.ndarray, ops: np.ndarray | float, dtype: type, exact: np.ndarray | bool
+    total: np.ndarray,
+    absolute: np.ndarray,
+    ops: np.ndarray | float,
+    dtype: type,
+    exact: np.ndarray | bool,
+    merged: np.ndarray | int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`_bounded` in the unit of each row's arithmetic: ``dtype``'s (:func:`_rounding_eps`), or
     for rows from exact inputs (``exact``, see :func:`_exact_inputs`) double-double's. Their sums reach
     numpy rounded to ``dtype``, so each ratio (at most 1) carries up to three such roundings, relative
-    to the sums rather than to ``sum|t|``: ``2 eps`` more covers them."""
+    to the sums rather than to ``sum|t|``: ``2 eps`` more covers them. ``merged``: each row's
+    positives expanded in order (:func:`_merged_positives`), whose first term's multiplier was
+    rounded in float64: ``MERGED_ROUNDING`` more each, whatever the arithmetic."""
     eps = _rounding_eps(dtype)
     ok, ratios, bound = _bounded(total, absolute, np.where(exact, _kernel.DOUBLE_DOUBLE_EPS, eps) * ops)
-    return ok, ratios, np.where(exact, bound + 2 * eps, bound)
+    return ok, ratios, np.where(exact, bound + 2 * eps, bound) + MERGED_ROUNDING * merged
 
 
 def _extended_first(compiled: _Compiled, findings: np.ndarray, target_error: float) -> np.ndarray:
@@ -1629,6 +1671,7 @@ def _solve(
     that can be answered; set ``failure`` for the others; return the rows that lost precision.
     ``upper_tables``: see :func:`_sums`."""
     ops = _ops(model, codes.findings)
+    merged = _merged_positives(compiled, codes.findings)
     groups, terms_of_row, term_key = _plan_groups(compiled, codes)
     extended_first = _extended_first(compiled, codes.findings, target_error)
     imprecise = []
@@ -1653,7 +1696,7 @@ def _solve(
                 continue
             total, absolute, n, exact = _sums(model, compiled, codes, pending, dtype, term_key[pending], upper_tables)
             p_e = total[:, 0]
-            ok, ratios, bound = _bounded_in(total, absolute, ops[pending], dtype, exact)
+            ok, ratios, bound = _bounded_in(total, absolute, ops[pending], dtype, exact, merged[pending])
             done = ok & (bound <= target_error) if dtype is np.float64 else ok & (bound <= MAX_ERROR)
             rows = pending[done]
             out["posterior"][rows] = np.clip(ratios[done].astype(np.float64), 0.0, 1.0)
@@ -1698,8 +1741,10 @@ def _infer_unique(
     limit = None
     if method == "sampling":
         limit = 0
-    elif method == "auto" and (n_positive > AUTO_EXACT_POSITIVES).any():
-        limit = auto_exact_positives(codes.shared)  # numba is imported here only: such rows run on it anyway
+    elif method == "auto":
+        n_positive = _expanding_positives(compiled, codes.findings)
+        if (n_positive > AUTO_EXACT_POSITIVES).any():
+            limit = auto_exact_positives(codes.shared)  # numba is imported here only: such rows run on it anyway
     if limit is not None and (n_positive > limit).any():
         # rows past what exact inference does in about a second go straight to sampling
         sampled = np.flatnonzero(n_positive > limit)
@@ -1748,11 +1793,19 @@ def _infer_unique(
     return _finish(model, compiled, codes, with_prior, out, failure, used, upper_tables)
 
 
-def auto_exact_positives(shared: bool = False) -> int:
-    """With ``method="auto"``, the most positive findings a row may have and still be tried exactly:
-    ``AUTO_EXACT_POSITIVES``, or on the compiled kernels ``AUTO_EXACT_POSITIVES_EXACT_INPUTS`` where
-    one patient's extended precision runs from exact inputs (:func:`_exact_inputs`; not for frames,
-    ``shared``) and ``AUTO_EXACT_POSITIVES_KERNEL`` elsewhere."""
+def _expanding_positives(compiled: _Compiled, findings: np.ndarray) -> np.ndarray:
+    """Per row of ``findings (R, F)`` codes: its positives of more than one term each (the ones that
+    multiply the terms)."""
+    columns = np.arange(findings.shape[1])
+    width = compiled.width[columns, np.maximum(findings, 0)]
+    return ((findings >= 1) & (width > 1)).sum(axis=1)
+
+
+def auto_exact_positives(shared: bool = False) -> int | None:
+    """With ``method="auto"``, the most positive findings of more than one term a row may have and
+    still be tried exactly: ``AUTO_EXACT_POSITIVES``, or on the compiled kernels
+    ``AUTO_EXACT_POSITIVES_KERNEL``; None (the term budget alone decides) where one patient's
+    extended precision runs from exact inputs (:func:`_exact_inputs`; not for frames, ``shared``)."""
     if _kernel.active() != "numba":
         return AUTO_EXACT_POSITIVES
     if not shared and _kernel.double_double(np.longdouble):
@@ -1923,6 +1976,7 @@ def left_out_answers(
     columns = [0, *(1 + c for c in causes), *(1 + n_causes + c for c in causes)]
     unit = {f: _unit_terms(compiled, findings, side, f) for f in wanted}
     ops = float(_ops(model, findings))  # the whole evidence's: more than any reduced evidence's
+    merged = int(_merged_positives(compiled, findings))  # likewise
     out: list[tuple[np.ndarray, float] | None] = [None] * len(left_out)
     pending = list(range(len(left_out)))
     # as _solve: extended precision for the sets float64 misses, or straight away for many signed positives
@@ -1972,7 +2026,7 @@ def left_out_answers(
         for i, k in enumerate(pending):
             if absolute[i, 0] == 0:  # every term zero: no cancellation, the evidence is impossible
                 continue
-            ok, ratios, bound = _bounded_in(total[i][None], absolute[i][None], ops, dtype, exact)
+            ok, ratios, bound = _bounded_in(total[i][None], absolute[i][None], ops, dtype, exact, merged)
             if not ok[0] or bound[0] > target_error:
                 missed.append(k)
                 continue
