@@ -736,48 +736,62 @@ def _factors(
 
 
 class _UpperTables:
-    """The upper layer's tables for every row of a frame (shared plans), made once per dtype and
-    pattern of observed context variables, then sliced for each elimination: a cohort of 10,000 rows
-    has over a hundred eliminations, each of which made its rows' tables anew.
+    """The upper layer's tables for every row of a frame (shared plans), made once per pattern of
+    observed context variables (and dtype), then gathered for each elimination's rows: a cohort of
+    10,000 rows has over a hundred eliminations, each of which made its rows' tables anew.
 
     They are made from few rows: in a shared plan the context (age, sex) is selected and risk factors
     enter as indicators, a prior's table carrying its own variable's and a cause's table those of the
     variables absorbed into it (see :func:`_compile`). A row's table therefore depends on its
     context and those indicators alone, which take a few values among thousands of rows. Per context,
-    :func:`_factors` runs on one row per distinct value of each table's indicators, and each row takes
-    its table from the row with its values. :func:`_factors` works row by row, so every row's tables
-    are those it would have had in any batch (the tests compare them bit for bit)."""
+    :func:`_factors` runs on one row per distinct value of each table's indicators (the *made* rows,
+    which do not depend on the dtype), and each row takes each table from the made row with its values,
+    gathered only when its elimination asks (extended precision asks for a few rows of thousands).
+    :func:`_factors` works row by row, so every row's tables are those it would have had in any batch
+    (the tests compare them bit for bit)."""
 
     def __init__(self, model: Model, compiled: _Compiled, upper: np.ndarray, rows: np.ndarray | None = None) -> None:
         self._model, self._compiled, self._upper = model, compiled, upper
         self._rows = rows  # the callers' row numbers -> rows of ``upper``
         self._observed = upper[:, list(CONTEXT)] >= 0  # each row's pattern of observed context
-        self._made: dict[tuple[bytes, str], tuple[_Plan, tuple[np.ndarray, ...], np.ndarray]] = {}
+        # pattern -> made rows, (tables, members) made row of each member's table, member of each row
+        self._layouts: dict[bytes, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        # (pattern, dtype) -> plan and per group (priors, alphas, betas) its made tables (entries, made
+        # rows) and each entry's table
+        self._made: dict[tuple[bytes, str], tuple[_Plan, tuple[tuple[np.ndarray, np.ndarray], ...]]] = {}
 
     def subset(self, rows: np.ndarray) -> _UpperTables:
         """The same tables for ``rows`` (numbered from 0), sharing what is made."""
         mapped = rows if self._rows is None else self._rows[rows]
         subset = _UpperTables(self._model, self._compiled, self._upper, mapped)
-        subset._made = self._made
+        subset._layouts, subset._made = self._layouts, self._made
         return subset
 
     def get(self, rows: np.ndarray, dtype: type) -> tuple[_Plan, tuple[np.ndarray, ...]]:
         """The plan and :func:`_stack_tables` of ``rows``, which observe the same context variables."""
         rows = rows if self._rows is None else self._rows[rows]
-        observed = self._observed
-        key = (observed[rows[0]].tobytes(), np.dtype(dtype).name)
+        pattern = self._observed[rows[0]].tobytes()
+        layout = self._layouts.get(pattern)
+        if layout is None:
+            members = np.flatnonzero((self._observed == self._observed[rows[0]]).all(axis=1))
+            made_rows, of_row = self._layout(self._upper[members])
+            member = np.full(len(self._upper), -1, dtype=np.intp)
+            member[members] = np.arange(len(members))
+            layout = self._layouts[pattern] = (made_rows, of_row, member)
+        made_rows, of_row, member = layout
+        key = (pattern, np.dtype(dtype).name)
         made = self._made.get(key)
         if made is None:
-            members = np.flatnonzero((observed == observed[rows[0]]).all(axis=1))
-            plan, tables = self._make(self._upper[members], dtype)
-            column = np.full(len(self._upper), -1, dtype=np.intp)
-            column[members] = np.arange(len(members))
-            made = self._made[key] = (plan, tables, column)
-        plan, tables, column = made
-        return plan, tuple(t[:, column[rows]] for t in tables)
+            made = self._made[key] = self._make(made_rows, dtype)
+        plan, groups = made
+        columns = member[rows][None, :]
+        return plan, tuple(
+            np.take_along_axis(tables, of_row[table[:, None], columns], axis=1) for tables, table in groups
+        )
 
-    def _make(self, upper: np.ndarray, dtype: type) -> tuple[_Plan, tuple[np.ndarray, ...]]:
-        """The plan and :func:`_stack_tables` of ``upper``'s rows (one pattern of observed context)."""
+    def _layout(self, upper: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For ``upper``'s rows (one pattern of observed context): the made rows, and the made row
+        holding each row's version of each table, ``(tables, rows)``."""
         compiled = self._compiled
         indicators = [[scope[-1]] for scope, _ in compiled.prior_scopes]
         indicators += [list(absorbed) for _, absorbed in compiled.cause_scopes]
@@ -818,22 +832,27 @@ class _UpperTables:
         counts = np.array([len(v) for v in indicators])[block % n_tables]
         variables = np.concatenate([indicators[i] for i in block % n_tables]).astype(np.intp)
         made[np.repeat(made_row, counts), variables] = upper[np.repeat(source, counts), variables]
-        plan, priors, causes = _factors(self._model, compiled, made, dtype, shared=True)
-        of_row = made_row[index].reshape(key.shape).T  # (tables, rows): the made row with each row's table
-        stacked = []
+        return made, made_row[index].reshape(key.shape).T
+
+    def _make(self, made: np.ndarray, dtype: type) -> tuple[_Plan, tuple[tuple[np.ndarray, np.ndarray], ...]]:
+        """The plan, and per group of :func:`_stack_tables` (priors, alphas, betas) every table of the
+        made rows ``(entries, made rows)`` and the table of each entry."""
+        plan, priors, causes = _factors(self._model, self._compiled, made, dtype, shared=True)
+        groups = []
         for group in (
             [(i, table) for i, (_, table) in enumerate(priors)],
             [(len(priors) + c, alpha) for c, (_, alpha, _) in enumerate(causes)],
             [(len(priors) + c, beta) for c, (_, _, beta) in enumerate(causes)],
         ):
-            parts = [
-                np.ascontiguousarray(table.T).take(of_row[i], axis=1)
-                if len(table) > 1
-                else np.broadcast_to(table.T, (table.shape[1], len(upper)))
-                for i, table in group
-            ]
-            stacked.append(np.concatenate(parts or [np.zeros((0, len(upper)), dtype=dtype)], axis=0))
-        return plan, tuple(stacked)
+            tables = [np.broadcast_to(table, (len(made), table.shape[1])) for _, table in group]
+            table_of_entry = [np.full(table.shape[1], i, dtype=np.intp) for i, table in group]
+            groups.append(
+                (
+                    np.ascontiguousarray(np.concatenate(tables or [np.zeros((len(made), 0), dtype=dtype)], axis=1).T),
+                    np.concatenate(table_of_entry or [np.zeros(0, dtype=np.intp)]),
+                )
+            )
+        return plan, tuple(groups)
 
 
 def _eliminate_batch(
@@ -1741,7 +1760,7 @@ def _infer_unique(
     limit = None
     if method == "sampling":
         limit = 0
-    elif method == "auto":
+    elif method == "auto" and (n_positive > AUTO_EXACT_POSITIVES).any():  # counted as below, or more
         n_positive = _expanding_positives(compiled, codes.findings)
         if (n_positive > AUTO_EXACT_POSITIVES).any():
             limit = auto_exact_positives(codes.shared)  # numba is imported here only: such rows run on it anyway
