@@ -112,13 +112,21 @@ def _add_signed(ah, al, bh, bl):
 def _columns_float64(
     first, m, n_terms, cause_start, cause_end, steps, gather, operands, final, owner,
     priors, alpha, beta, absent, present, active,
-    work, grad, cavity, run, after, prefix, weighted, row, term, z,
+    work, grad, cavity, run, after, prefix, weighted, row, term, z, picked,
 ):  # fmt: skip
     """One block of ``m`` columns from ``first``: each column's (row, term) in ``row``, ``term`` and its
     ``Z`` over the clamps in ``z[b]`` (no clamp: the final product; cause ``c`` present or activating:
     the cause's cavity summed against beta, times ``present`` or ``active``)."""
     n_entries = cause_end - cause_start
     _locate(first, m, n_terms, row, term)
+    # the block's multipliers, cause by cause: the loops over columns below then read them in order
+    # rather than gathering each from its (row, term, cause)
+    n_causes = present.shape[2]
+    for b in range(m):
+        r, t = row[b], term[b]
+        for c in range(n_causes):
+            picked[0, c, b] = absent[r, t, c]
+            picked[1, c, b] = present[r, t, c]
     # initial factors: priors, then g = alpha * absent + beta * present per cause entry
     for e in range(cause_start):
         for b in range(m):
@@ -127,8 +135,7 @@ def _columns_float64(
         c = owner[e]
         for b in range(m):
             r = row[b] if alpha.shape[1] > 1 else 0
-            t = term[b]
-            work[cause_start + e, b] = alpha[e, r] * absent[row[b], t, c] + beta[e, r] * present[row[b], t, c]
+            work[cause_start + e, b] = alpha[e, r] * picked[0, c, b] + beta[e, r] * picked[1, c, b]
     # forward: each output entry is the sum over the summed variable of the operands' product
     for s in range(steps.shape[0]):
         n_ops, union, card, out_start, out_size, _, at, _ = steps[s]
@@ -199,7 +206,6 @@ def _columns_float64(
         c = owner[e]
         for b in range(m):
             weighted[c, b] = weighted[c, b] + grad[cause_start + e, b] * beta[e, row[b] if beta.shape[1] > 1 else 0]
-    n_causes = present.shape[2]
     for b in range(m):
         r, t = row[b], term[b]
         z[b, 0] = prefix[n_final, b]
@@ -222,6 +228,7 @@ def _workspace_float64(width, steps, n_final, n_causes):
         np.empty(BLOCK, dtype=np.int64),  # row
         np.empty(BLOCK, dtype=np.int64),  # term
         np.empty((BLOCK, 1 + 2 * n_causes)),  # z
+        np.empty((2, n_causes, BLOCK)),  # picked: the block's absent and present multipliers
     )
 
 
@@ -237,13 +244,15 @@ def eliminate_float64(
     n = n_rows * n_terms
     n_final = final.shape[0]
     out = np.empty((n, 1 + 2 * n_causes))
-    work, grad, cavity, run, after, prefix, weighted, row, term, z = _workspace_float64(width, steps, n_final, n_causes)
+    work, grad, cavity, run, after, prefix, weighted, row, term, z, picked = _workspace_float64(
+        width, steps, n_final, n_causes
+    )
     for first in range(0, n, BLOCK):
         m = min(BLOCK, n - first)
         _columns_float64(
             first, m, n_terms, cause_start, cause_end, steps, gather, operands, final, owner,
             priors, alpha, beta, absent, present, active,
-            work, grad, cavity, run, after, prefix, weighted, row, term, z,
+            work, grad, cavity, run, after, prefix, weighted, row, term, z, picked,
         )  # fmt: skip
         out[first : first + m] = z[:m]
     return out.reshape(n_rows, n_terms, 1 + 2 * n_causes)
@@ -264,13 +273,15 @@ def term_sums_float64(
     n_out = 1 + 2 * n_causes
     hi = np.zeros((n_rows, 2, n_out))
     lo = np.zeros((n_rows, 2, n_out))
-    work, grad, cavity, run, after, prefix, weighted, row, term, z = _workspace_float64(width, steps, n_final, n_causes)
+    work, grad, cavity, run, after, prefix, weighted, row, term, z, picked = _workspace_float64(
+        width, steps, n_final, n_causes
+    )
     for first in range(0, n, BLOCK):
         m = min(BLOCK, n - first)
         _columns_float64(
             first, m, n_terms, cause_start, cause_end, steps, gather, operands, final, owner,
             priors, alpha, beta, absent, present, active,
-            work, grad, cavity, run, after, prefix, weighted, row, term, z,
+            work, grad, cavity, run, after, prefix, weighted, row, term, z, picked,
         )  # fmt: skip
         for b in range(m):
             r, t = row[b], term[b]
