@@ -6,7 +6,9 @@ finding ("pattern in A") is a signed sum of such events by Moebius inversion ove
 binary finding is ``1 - P(off)``, a negative one a single product (Heckerman's Quickscore, generalised
 to the side finding's four patterns). Because ``1 - P(off)`` cancels badly for a rare finding, a
 positive rare finding with few causes is instead expanded as "fires first through cause j", whose terms
-are all non-negative. The evidence is therefore a signed sum over *terms*, each a product over causes
+are all non-negative; "through the leak" shares the first cause's term, so that expansion has a term
+per cause and one with at most two causes is used whatever the finding's probability (a positive with
+one cause is then one term). The evidence is therefore a signed sum over *terms*, each a product over causes
 of a multiplier when the cause is absent (``absent[t, c]``) and when it is present (``present[t, c]``).
 
 For one term, summing out each cause given its parents leaves ``g_c = alpha_c * absent + beta_c *
