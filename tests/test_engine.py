@@ -383,21 +383,26 @@ def test_ordered_expansion_is_p_on_in_every_state_of_the_causes():
     for f, node in enumerate(model.findings):
         if node.n_patterns != 2 or len(node.parents) > 6:
             continue
-        choices = _engine._finding_choices(model, f, _engine.ORDERED)
-        assert len(choices) == max(1, len(node.parents))
+        merged = _engine._finding_choices(model, f, _engine.ORDERED)
+        assert len(merged) == max(1, len(node.parents))
+        # the importance sampler's version: the leak its own choice, each other choice needing its cause
+        apart = _engine._finding_choices(model, f, _engine.ORDERED, leak_apart=True)
+        assert len(apart) == len(node.parents) + 1
+        assert [list(np.flatnonzero(absent == 0)) for _, absent, _, _ in apart] == [[]] + [[c] for c in node.parents]
         leak = node.leak_probs[1]
-        for coef, absent, present, not_activated in choices:
-            assert coef >= 0 and (absent >= 0).all() and (present >= 0).all() and (not_activated >= 0).all()
-        for states in itertools.product(range(3), repeat=len(node.parents)):  # 0 absent, 1 activated, 2 not
-            producing = [c for c, s in zip(node.parents, states) if s == 1 or (s == 2 and not node.gated)]
-            p_off = (1 - leak) * np.prod([1 - node.pattern_probs[c, 1] for c in producing])
-            total = 0.0
+        for choices in (merged, apart):
             for coef, absent, present, not_activated in choices:
-                term = coef
-                for c, s in zip(node.parents, states):
-                    term *= (absent, present, not_activated if node.gated else present)[s][c]
-                total += term
-            np.testing.assert_allclose(total, 1 - p_off, rtol=1e-14, atol=1e-16)
+                assert coef >= 0 and (absent >= 0).all() and (present >= 0).all() and (not_activated >= 0).all()
+            for states in itertools.product(range(3), repeat=len(node.parents)):  # absent, activated, not
+                producing = [c for c, s in zip(node.parents, states) if s == 1 or (s == 2 and not node.gated)]
+                p_off = (1 - leak) * np.prod([1 - node.pattern_probs[c, 1] for c in producing])
+                total = 0.0
+                for coef, absent, present, not_activated in choices:
+                    term = coef
+                    for c, s in zip(node.parents, states):
+                        term *= (absent, present, not_activated if node.gated else present)[s][c]
+                    total += term
+                np.testing.assert_allclose(total, 1 - p_off, rtol=1e-14, atol=1e-16)
         checked += 1
     assert checked > 40
 

@@ -111,3 +111,27 @@ def test_an_unknown_method_is_refused(bad):
 def test_method_is_reported(method):
     d = numbdx.infer({"tingling": True}, method=method)
     assert d.method == ("exact" if method != "sampling" else METHOD)
+
+
+def test_the_proposal_keeps_the_leak_apart_from_the_first_cause():
+    """The engine takes "fired through the leak" and "through the first cause" as one term; the
+    sampler's proposal keeps them two choices, each naming the cause it needs, so that a cause already
+    required by an earlier positive is not discounted again. On twenty positives (the benchmarks' k
+    sweep) the seeded draws then reach a bound of 0.022; with the engine's merged choices they stopped
+    at 0.040 (measured at 4ffeabd)."""
+    evidence = {
+        "age": 58, "sex": "female", "diabetes": True, "overweight": True, "smoking": False,
+        "speech_disturbance": False, "one_sided_paralysis": False, "facial_distortion": False,
+        **dict.fromkeys(
+            [
+                "numb_toes", "tingling", "burning", "numb_foot_sole", "aching_pain", "cramps_convulsions",
+                "heaviness", "swelling", "chronic_fatigue", "difficulty_walking", "weakness", "only_at_night",
+                "coldness", "numb_heel", "pain_worse_walking", "back_pain", "numb_hands", "blood_sugar_high",
+                "emg_abnormal", "blood_biochemistry_abnormal",
+            ],
+            True,
+        ),
+    }  # fmt: skip
+    d = numbdx.infer(evidence)
+    assert d.method == METHOD
+    assert d.error_bound <= 0.03

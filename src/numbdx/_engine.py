@@ -248,7 +248,7 @@ def _rare(model: Model, index: int) -> bool:
 
 
 def two_pattern_terms(
-    q: np.ndarray, leak: np.ndarray, parents: Sequence[int], code: int, ordered: bool
+    q: np.ndarray, leak: np.ndarray, parents: Sequence[int], code: int, ordered: bool, leak_apart: bool = False
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The terms a two-pattern finding contributes, for ``R`` sets of numbers at once: ``coef (R, w)``
     and the ``absent``, ``present``, ``not_activated`` multipliers ``(R, w, C)``.
@@ -262,20 +262,23 @@ def two_pattern_terms(
 
     "Through the leak" and "through the first cause" differ in that cause's multipliers alone, so
     they are one term: ``leak`` if it is absent, ``leak + (1 - leak) * q`` if present. That sum is
-    rounded once more than the model's numbers (see :data:`MERGED_ROUNDING`)."""
+    rounded once more than the model's numbers (see :data:`MERGED_ROUNDING`). ``leak_apart`` keeps
+    them two terms, each choice naming the one cause it needs (or none), as the importance sampler's
+    proposal reads them (``_sampling``)."""
     n, n_causes = q.shape
     ones = np.ones((n, n_causes))
     if ordered:
-        if not len(parents):
-            return leak[:, None], ones[:, None], ones[:, None], ones[:, None]
-        first = parents[0]
-        either, through_first = ones.copy(), ones.copy()
-        either[:, first] = leak  # the leak alone, when the first cause is absent (or not activated)
-        through_first[:, first] = leak + (1 - leak) * q[:, first]
-        coefs, absent, present = [np.ones(n)], [either], [through_first]
         earlier = ones.copy()
-        earlier[:, first] = 1 - q[:, first]
-        for c in parents[1:]:
+        if leak_apart or not len(parents):
+            coefs, absent, present, later = [leak], [ones], [ones], parents
+        else:
+            first = parents[0]
+            either, through_first = ones.copy(), ones.copy()
+            either[:, first] = leak  # the leak alone, when the first cause is absent (or not activated)
+            through_first[:, first] = leak + (1 - leak) * q[:, first]
+            coefs, absent, present, later = [np.ones(n)], [either], [through_first], parents[1:]
+            earlier[:, first] = 1 - q[:, first]
+        for c in later:
             fires, needed = earlier.copy(), ones.copy()
             fires[:, c], needed[:, c] = q[:, c], 0.0
             coefs.append(1 - leak)
@@ -290,11 +293,15 @@ def two_pattern_terms(
     return np.stack([-(1 - leak), np.ones(n)], axis=1), both, np.stack([1 - q, ones], axis=1), both.copy()
 
 
-def _finding_choices(model: Model, index: int, code: int) -> list[tuple[float, np.ndarray, ...]]:
-    """Choices ``(coef, absent, present, not_activated)`` for finding ``index`` observed as ``code``."""
+def _finding_choices(
+    model: Model, index: int, code: int, leak_apart: bool = False
+) -> list[tuple[float, np.ndarray, ...]]:
+    """Choices ``(coef, absent, present, not_activated)`` for finding ``index`` observed as ``code``
+    (``leak_apart``: see :func:`two_pattern_terms`)."""
     f = model.findings[index]
     ordered = code == ORDERED or (code == 1 and _rare(model, index))
-    parts = two_pattern_terms(f.pattern_probs[None, :, 1], np.array([f.leak_probs[1]]), f.parents, code, ordered)
+    q, leak = f.pattern_probs[None, :, 1], np.array([f.leak_probs[1]])
+    parts = two_pattern_terms(q, leak, f.parents, code, ordered, leak_apart)
     return [tuple(part[0, k] for part in parts) for k in range(parts[0].shape[1])]
 
 

@@ -65,10 +65,9 @@ def sample_row(
     base_gated = eng._block(compiled, negatives[None], gated[None], n_causes, np.float64)
     base_other = eng._block(compiled, negatives[None], ~gated[None], n_causes, np.float64)
     tables = []
-    for f in positives:
-        bank = compiled.banks[int(compiled.width[f, eng.ORDERED])]
-        row = int(compiled.bank_row[f, eng.ORDERED])
-        tables.append((bank.coef[row], bank.absent[row], bank.present[row], bank.not_activated[row]))
+    for f in positives:  # the leak its own choice: each choice then names the one cause it needs
+        choices = eng._finding_choices(model, int(f), eng.ORDERED, leak_apart=True)
+        tables.append(tuple(np.array([choice[k] for choice in choices]) for k in range(4)))
 
     # The mean-field guess: the exact posterior given the negatives and the side finding only.
     start = eng.infer_codes(
