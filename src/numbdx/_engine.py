@@ -1588,8 +1588,9 @@ def _reexpand(compiled: _Compiled, codes: Codes, rows: np.ndarray) -> Codes:
 
 def _signed_rare(compiled: _Compiled, codes: Codes) -> Codes:
     """``codes`` with rare positives of some rows re-coded SIGNED: rows past ``MAX_TERMS`` because
-    their rare positives are expanded without cancellation (a term for the leak and one per cause),
-    which fit when some take two terms instead, and which are then eliminated from exact inputs (one
+    their rare positives are expanded without cancellation (a term per cause: only those with three
+    causes or more gain), which fit when some take two terms instead, and which are then eliminated
+    from exact inputs (one
     patient on the kernels in double-double, from at least ``KERNEL_MIN_TERMS`` terms:
     :func:`_exact_inputs`), whose bound allows the cancellation: a rare finding's ``1 - P(off)`` loses
     about ``1 / P(on)``, so the most probable are re-coded first, and no more than needed. Other rows,
