@@ -11,8 +11,9 @@ to 20 positive findings in under 0.2 s" can be judged from figures.
    the sum itself is noise and the cell says so), the bits of a float64 result it costs, and whether
    float64 / extended precision can meet the engine's 1e-9 target and 1e-6 limit with the engine's
    own rounding bound ``eps * ops * factor``, and whether double-double from exact inputs (one
-   patient on the ``numba`` kernels: ``_engine._exact_inputs``) meets 1e-9 with its bound,
-   ``2**-100 * ops * factor`` plus two ``np.longdouble`` roundings.
+   patient on the ``numba`` kernels: ``_engine._exact_inputs``) meets 1e-9 with the engine's bound
+   on the answer (``_engine._bounded_in``: ``2**-100`` per operation, two ``np.longdouble``
+   roundings, and the rounding of positives expanded in order).
 2. **Joint elimination** (no term enumeration: each positive finding gets an auxiliary variable
    eliminated together with the causes and the risk-factor layer). The same evidence, and random sets
    of k positive findings: the largest table and the summed table entries along numbdx's own greedy
@@ -54,17 +55,18 @@ def _cancellation(model: numbdx.Model, k: int, max_terms: float) -> list[str]:
     ld_eps = float(np.finfo(np.longdouble).eps)
     unit = DOUBLE_DOUBLE_EPS if exact[0] else ld_eps  # how far the sums themselves are to be trusted
     signed, size = float(total[0, 0]), float(absolute[0, 0])
-    ops = 4 * (len(model.causes) + len(model.upper) + int((codes.findings >= 0).sum()) + 8)
+    ops = float(_engine._ops(model, codes.findings[0]))
     if signed <= 0 or size / signed * unit > 0.01:
         noise = [f"> {0.01 / unit:.0e} (noise)", "> 53", "no / no", "no"]
         return [str(k), str(positives), f"{terms:,.0f}", *noise, "-"]
     factor = size / signed
     bound64 = float(np.finfo(np.float64).eps) * ops * factor
     bound_ld = ld_eps * ops * factor
-    bound_dd = DOUBLE_DOUBLE_EPS * ops * factor + 2 * ld_eps
     meets = f"{'yes' if bound64 <= 1e-9 else 'no'} / {'yes' if bound_ld <= 1e-6 else 'no'}"
-    if exact[0]:
-        meets_dd = "yes" if bound_dd <= 1e-9 else "no"
+    if exact[0]:  # the engine's own bound on the answer (_engine._bounded_in)
+        merged = _engine._merged_positives(compiled, codes.findings[0])
+        ok, _, bound_dd = _engine._bounded_in(total, absolute, ops, np.longdouble, exact, merged)
+        meets_dd = "yes" if ok[0] and bound_dd[0] <= 1e-9 else "no"
     elif _kernel.active() == "numba":
         meets_dd = f"n/a (numpy below {_engine.KERNEL_MIN_TERMS} terms)"
     else:

@@ -553,6 +553,34 @@ def test_more_positives_are_tried_exactly_on_the_kernels():
             assert difference <= sampled.error_bound + exact.error_bound, (cause.name, quantity)
 
 
+@pytest.mark.skipif(not EXTENDED, reason="numpy has no extended precision here: no double-double kernel")
+def test_one_patient_past_sixteen_positives_is_exact_where_the_terms_fit():
+    """Twenty positives, six of them with at most one cause (one term each): 65,536 terms, within the
+    budget. One patient from exact inputs is then answered exactly (no count of positives sends it
+    to sampling), and the answer is within the sampled one's error bound of it."""
+    from numbdx._evidence import normalise
+
+    positives = [
+        "numb_toes", "numb_heel", "numb_foot_sole", "numb_calf", "numb_thigh", "numb_buttock",
+        "numb_above_knee", "numb_knee_to_foot", "numb_one_side_of_body", "numb_hands", "tingling",
+        "burning", "coldness", "wooliness", "itching", "crawling", "temperature_discrimination_loss",
+        "complete_sensory_loss", "aching_pain", "severe_pain",
+    ]  # fmt: skip
+    ev = {"age": 50, **dict.fromkeys(positives, True)}
+    compiled = _engine._compile(MODEL)
+    codes = _engine.codes_from_evidence(MODEL, [normalise(MODEL, ev)])
+    assert _engine.row_terms(compiled, codes.findings[0], int(codes.side[0])) == _engine.MAX_TERMS
+    assert _engine._expanding_positives(compiled, codes.findings)[0] == 14
+    with _kernel.use("numba"):
+        exact = numbdx.infer(ev)
+        sampled = numbdx.infer(ev, method="sampling")
+    assert exact.method == "exact" and exact.error_bound <= 1e-14
+    for cause in exact:
+        for quantity in ("posterior", "explains"):
+            difference = abs(getattr(cause, quantity) - getattr(sampled[cause.name], quantity))
+            assert difference <= sampled.error_bound + exact.error_bound, (cause.name, quantity)
+
+
 # four causes whose findings include 14 common positives with two causes or more: brute force
 # enumerates them
 MANY_SIGNED = ("lumbosacral_osteochondrosis", "lumbar_disc_herniation", "raynauds_disease", "positional_compression")

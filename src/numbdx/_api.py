@@ -65,7 +65,8 @@ def infer(
     method
         ``"auto"`` (default): exact (Quickscore with exact elimination of the risk factors, with a
         bound on rounding error) whenever the evidence allows it, which is up to about 12 positive
-        findings (with the ``numba`` extra, up to 65,536 terms: 16 positives expanded with signs);
+        findings of more than one term each (with the ``numba`` extra, up to 65,536 terms: 16
+        positives expanded with signs, more where some have at most one cause);
         past that, importance sampling with a 4-standard-error bound on every probability (see the
         README). ``"exact"``: raise :class:`InferenceLimitError` instead of sampling.
         ``"sampling"``: sample whenever the evidence has a positive finding (to compare with the exact

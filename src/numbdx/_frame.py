@@ -224,8 +224,9 @@ def infer_frame(
         row's probabilities are NaN.
     method
         As in :func:`numbdx.infer`: ``"auto"`` answers exactly and, for a row past the exact limit
-        (more than about 12 positive findings, 13 with the ``numba`` extra: frames do not get one
-        patient's exact inputs), by importance sampling with an error bound;
+        (more than about 12 positive findings of more than one term each, 13 with the ``numba``
+        extra: frames do not get one patient's exact inputs), by importance sampling with an error
+        bound;
         ``"exact"`` fails such rows (raise, or NaN with ``errors="nan"``).
     details
         Add the columns ``method`` (``"exact"`` or ``"importance_sampling"``, per row) and

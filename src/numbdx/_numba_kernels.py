@@ -540,7 +540,7 @@ def build_terms_float64(
     side terms and other block combine into term ``(side_term * T_gated + t_gated) * T_other +
     t_other``. A row whose evidence expands into another number of terms raises ValueError.
 
-    ``choice_*``, ``widths``, ``gated``, ``side_*``: the model's tables (``_engine._TermTables``);
+    ``choice_*``, ``widths``, ``gated``, ``side_*``: the model's tables (``_engine._term_tables``);
     ``activation (C,)``, ``subset_mult (4, C)``: the side finding's; ``findings (R, F)`` codes and
     ``side (R,)`` as in ``_engine.Codes``."""
     n_rows = findings.shape[0]
