@@ -329,9 +329,10 @@ def test_sums_without_gathers_add_in_the_gathered_order(context):
     st.sampled_from([np.float64, np.longdouble]),
 )
 def test_a_frames_upper_tables_are_each_rows_own(evidence_rows, dtype):
-    """A frame's upper-layer tables are made once, from one row per distinct value of each table's
-    indicators (``_UpperTables``). Every row must get bit for bit the tables ``_factors`` makes for
-    it alone, whichever rows share its frame, and the plan they were made for."""
+    """A frame's upper-layer tables are made once, for one made row per context and value of each
+    table's indicators (``_UpperTables``): every combination, kept with the model, or those of the
+    frame's rows. Every row must get bit for bit the tables ``_factors`` makes for it alone, whichever
+    rows share its frame, and the plan they were made for."""
     from numbdx import _engine
 
     model = numbdx.load_model()
@@ -339,13 +340,15 @@ def test_a_frames_upper_tables_are_each_rows_own(evidence_rows, dtype):
     if codes is None:
         return
     compiled = _engine._compile(model)
-    saved = _engine.DENSE_KEYS
+    saved = _engine.CANONICAL_MADE_ROWS, _engine.DENSE_KEYS
     try:
-        for dense_keys in (saved, 0):  # rows matched to their tables through a dense table, then by sorting
-            _engine.DENSE_KEYS = dense_keys
+        # tables made for every combination once per model (kept between frames), then made from the
+        # frame's rows and matched to them through a dense table, then by sorting
+        for canonical, dense_keys in ((saved[0], saved[1]), (0, saved[1]), (0, 0)):
+            _engine.CANONICAL_MADE_ROWS, _engine.DENSE_KEYS = canonical, dense_keys
             _check_upper_tables(model, compiled, codes, dtype)
     finally:
-        _engine.DENSE_KEYS = saved
+        _engine.CANONICAL_MADE_ROWS, _engine.DENSE_KEYS = saved
 
 
 def _check_upper_tables(model, compiled, codes, dtype):

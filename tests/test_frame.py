@@ -65,6 +65,33 @@ def test_missing_values_are_unknown_and_empty_frames_keep_columns():
     assert empty.shape == (0, len(MODEL.causes)) and list(empty.columns) == list(MODEL.cause_names)
 
 
+def test_yes_no_columns_read_the_same_whatever_their_dtype():
+    """A yes/no column is read the same however pandas holds it: missing as None, NaN or pd.NA,
+    numpy's or Python's bools, a nullable boolean column, one with no value at all; and a value that
+    is not a bool (1, 1.0, "True") fails its own row only, named."""
+    from numbdx import _frame
+
+    diabetes = [v.name for v in MODEL.upper].index("diabetes")
+    expected = [1, 0, -1, -1, 1, 0]
+    columns = {
+        "object, None and NaN": pd.Series([True, False, None, np.nan, np.True_, np.False_], dtype=object),
+        "object, pd.NA": pd.Series([True, False, pd.NA, None, True, False], dtype=object),
+        "nullable boolean": pd.Series([True, False, None, None, True, False], dtype="boolean"),
+        "numpy bool": pd.Series([True, False, True, False, True, False]),
+        "nothing known, object": pd.Series([None] * 6, dtype=object),
+        "nothing known, float": pd.Series([np.nan] * 6),
+    }
+    for name, column in columns.items():
+        codes, errors = _frame.encode_frame(MODEL, pd.DataFrame({"diabetes": column}))
+        assert not errors, name
+        want = [1, 0, 1, 0, 1, 0] if name == "numpy bool" else [-1] * 6 if name.startswith("nothing") else expected
+        assert codes.upper[:, diabetes].tolist() == want, name
+    codes, errors = _frame.encode_frame(MODEL, pd.DataFrame({"diabetes": pd.Series([True, 1, 1.0, "True", None])}))
+    assert sorted(errors) == [1, 2, 3]
+    assert all("expects True or False" in str(errors[r]) for r in errors)
+    assert codes.upper[[0, 4], diabetes].tolist() == [1, -1]
+
+
 def test_bad_rows_raise_with_their_label_or_become_nan():
     frame = pd.DataFrame(
         {"sex": ["female", "male", "female"], "pregnancy": [True, True, False], "diabetes": [True, False, "yes"]},

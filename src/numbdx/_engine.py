@@ -128,6 +128,10 @@ CLAMPED_MAX_ENTRIES = 100_000
 KERNEL_MIN_TERMS = 256
 COLUMN_CHUNK = 512  # (row, term) pairs per workspace pass of the numpy elimination (measured: 256-4096, 512 best)
 DENSE_KEYS = 1 << 22  # a frame's upper tables are matched to rows through a table this large, else by sorting
+# a frame's upper tables are made for every (context, indicators) combination of a pattern of observed
+# context, once per model, where there are at most this many (the full model: 10 contexts x 3
+# indicator states = 30); else from the frame's own rows, per frame
+CANONICAL_MADE_ROWS = 4096
 FACTOR_CACHE_SIZE = 4096  # single-patient contexts whose upper-layer tables are kept
 # The side finding's evidence: unknown side with leg numbness, left, right, both, no leg numbness, and
 # nothing known (the prior given the context).
@@ -753,9 +757,12 @@ class _UpperTables:
     enter as indicators, a prior's table carrying its own variable's and a cause's table those of the
     variables absorbed into it (see :func:`_compile`). A row's table therefore depends on its
     context and those indicators alone, which take a few values among thousands of rows. Per context,
-    :func:`_factors` runs on one row per distinct value of each table's indicators (the *made* rows,
-    which do not depend on the dtype), and each row takes each table from the made row with its values,
+    :func:`_factors` runs on one row per value of each table's indicators (the *made* rows, which do
+    not depend on the dtype), and each row takes each table from the made row with its values,
     gathered only when its elimination asks (extended precision asks for a few rows of thousands).
+    Where they are few (``CANONICAL_MADE_ROWS``), the made rows are every combination of the pattern's
+    contexts and indicators' values, whose tables are kept with the model for the next frame (they
+    took 38 of 506 ms on bench_batch's cohort); else they are the frame's own combinations.
     :func:`_factors` works row by row, so every row's tables are those it would have had in any batch
     (the tests compare them bit for bit)."""
 
@@ -763,8 +770,9 @@ class _UpperTables:
         self._model, self._compiled, self._upper = model, compiled, upper
         self._rows = rows  # the callers' row numbers -> rows of ``upper``
         self._observed = upper[:, list(CONTEXT)] >= 0  # each row's pattern of observed context
-        # pattern -> made rows, (tables, members) made row of each member's table, member of each row
-        self._layouts: dict[bytes, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        # pattern -> made rows, (tables, members) made row of each member's table, member of each row,
+        # whether the made rows are every combination (canonical)
+        self._layouts: dict[bytes, tuple[np.ndarray, np.ndarray, np.ndarray, bool]] = {}
         # (pattern, dtype) -> plan and per group (priors, alphas, betas) its made tables (entries, made
         # rows) and each entry's table
         self._made: dict[tuple[bytes, str], tuple[_Plan, tuple[tuple[np.ndarray, np.ndarray], ...]]] = {}
@@ -783,27 +791,77 @@ class _UpperTables:
         layout = self._layouts.get(pattern)
         if layout is None:
             members = np.flatnonzero((self._observed == self._observed[rows[0]]).all(axis=1))
-            made_rows, of_row = self._layout(self._upper[members])
+            canonical = self._canonical_layout(self._upper[members])
+            made_rows, of_row = canonical or self._layout(self._upper[members])
             member = np.full(len(self._upper), -1, dtype=np.intp)
             member[members] = np.arange(len(members))
-            layout = self._layouts[pattern] = (made_rows, of_row, member)
-        made_rows, of_row, member = layout
+            layout = self._layouts[pattern] = (made_rows, of_row, member, canonical is not None)
+        made_rows, of_row, member, canonical = layout
         key = (pattern, np.dtype(dtype).name)
         made = self._made.get(key)
         if made is None:
-            made = self._made[key] = self._make(made_rows, dtype)
+            # canonical made rows depend on the model and the pattern alone: their tables outlive the frame
+            kept = self._model.__dict__.setdefault("_canonical_upper_tables", {}) if canonical else {}
+            made = kept.get(key)
+            if made is None:
+                made = kept[key] = self._make(made_rows, dtype)
+            self._made[key] = made
         plan, groups = made
-        columns = member[rows][None, :]
+        made_of_row = of_row[:, member[rows]]  # (tables, rows)
+        # entry e of row r is tables[e, made_of_row[table[e], r]]: whole rows of made_of_row, then one
+        # flat take (a two-dimensional gather of the same took 50 of 500 ms on bench_batch's cohort)
         return plan, tuple(
-            np.take_along_axis(tables, of_row[table[:, None], columns], axis=1) for tables, table in groups
+            np.take(
+                tables.reshape(-1),
+                np.take(made_of_row, table, axis=0) + (np.arange(len(table)) * tables.shape[1])[:, None],
+            )
+            for tables, table in groups
         )
+
+    def _indicators(self) -> list[list[int]]:
+        """Each table's indicator variables: a prior's own variable, a cause's absorbed ones."""
+        compiled = self._compiled
+        return [[scope[-1]] for scope, _ in compiled.prior_scopes] + [
+            list(absorbed) for _, absorbed in compiled.cause_scopes
+        ]
+
+    def _canonical_layout(self, upper: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """:meth:`_layout` with made rows that do not depend on the frame: for ``upper``'s pattern of
+        observed context, one per context (the observed context variables' states) and code of each
+        table's indicators. A row's table is then that of the made row ``context * span + code``, with
+        no search. None where there would be more than ``CANONICAL_MADE_ROWS``."""
+        cards = self._compiled.upper_cards
+        observed = [v for v in CONTEXT if upper[0, v] >= 0]
+        # a context variable is selected, not indicated: its prior's table has no indicator to code
+        indicators = [[v for v in variables if v not in CONTEXT] for variables in self._indicators()]
+        base = 1 + max((cards[v] for v in itertools.chain(*indicators)), default=1)  # digit 0: not observed
+        span = base ** max(map(len, indicators), default=0)
+        n_contexts = int(np.prod([cards[v] for v in observed], dtype=np.int64))
+        if n_contexts * span > CANONICAL_MADE_ROWS:
+            return None
+        context_of_made, code_of_made = np.divmod(np.arange(n_contexts * span), span)
+        made = np.full((n_contexts * span, upper.shape[1]), -1, dtype=upper.dtype)
+        context = np.zeros(len(upper), dtype=np.intp)
+        radix = 1
+        for v in observed:
+            made[:, v] = context_of_made // radix % cards[v]
+            context += upper[:, v] * radix
+            radix *= cards[v]
+        weights = np.zeros((upper.shape[1], len(indicators)), dtype=np.int64)
+        for i, variables in enumerate(indicators):
+            for j, v in enumerate(variables):
+                weights[v, i] = base**j
+                state = code_of_made // base**j % base - 1
+                # a digit past the variable's states codes no row's table: left not observed
+                made[:, v] = np.where(state < cards[v], state, -1)
+        of_row = context[:, None] * span + (upper + 1) @ weights
+        return made, np.ascontiguousarray(of_row.T)
 
     def _layout(self, upper: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """For ``upper``'s rows (one pattern of observed context): the made rows, and the made row
         holding each row's version of each table, ``(tables, rows)``."""
         compiled = self._compiled
-        indicators = [[scope[-1]] for scope, _ in compiled.prior_scopes]
-        indicators += [list(absorbed) for _, absorbed in compiled.cause_scopes]
+        indicators = self._indicators()
         n_tables = len(indicators)
         # each (row, table) gets a key: its context, the table, and the table's indicators' states
         context_cards = np.array([compiled.upper_cards[v] + 1 for v in CONTEXT])  # + 1: not observed
@@ -1322,18 +1380,17 @@ def _term_keys(compiled: _Compiled, codes: Codes) -> tuple[np.ndarray, np.ndarra
     """Rows with the same term key have the same term structure: side code and the number of positives
     of each width among gated and other findings. Returns each row's term key, each row's number of
     terms (float: it can overflow an integer), and the distinct keys."""
-    observed = codes.findings >= 0
-    columns = np.arange(codes.findings.shape[1])
-    width = np.where(observed, compiled.width[columns, np.where(observed, codes.findings, 0)], 0)
+    rows, columns = np.nonzero(codes.findings >= 0)  # a few per row: work on those alone
+    width = compiled.width[columns, codes.findings[rows, columns]]
     widths = sorted(w for w in compiled.banks if w > 1)
     # count each row's observations per (block, width) in one pass: slot = block * len + index of width
     slot_of_width = np.full(max(compiled.banks) + 1, -1, dtype=np.int64)
     slot_of_width[widths] = np.arange(len(widths))
     slot = slot_of_width[width]
-    slot = np.where(slot >= 0, slot + np.where(compiled.gated, 0, len(widths))[None, :], -1)
-    rows, cols = np.nonzero(slot >= 0)
-    counts = np.zeros((len(codes), 2 * len(widths)), dtype=np.int64)
-    np.add.at(counts, (rows, slot[rows, cols]), 1)
+    widening = slot >= 0
+    slot = slot[widening] + np.where(compiled.gated, 0, len(widths))[columns[widening]]
+    n_slots = 2 * len(widths)
+    counts = np.bincount(rows[widening] * n_slots + slot, minlength=len(codes) * n_slots).reshape(len(codes), n_slots)
     keys, inverse = _unique_rows(np.concatenate([codes.side[:, None], counts], axis=1))
     side_sizes = np.array([len(t) for t in compiled.side_terms], dtype=np.float64)
     per_key = side_sizes[keys[:, 0]] * np.prod(np.array(widths * 2, dtype=np.float64) ** keys[:, 1:], axis=1)
