@@ -63,8 +63,8 @@ def _booleans(column: pd.Series, name: str, rows: _Rows) -> np.ndarray:
         return out
     values = column.to_numpy(dtype=object)
     if pd.api.types.infer_dtype(values, skipna=True) in ("boolean", "empty"):  # every known value a bool
-        # bools, None and NaN become 1, 0 and NaN in one pass: twice as fast as a mask and a cast
-        # (bench_batch's 78 object columns: 48 -> 30 ms); pd.NA cannot, and takes the path below
+        # bools, None and NaN become 1, 0 and NaN in one pass, with no missing mask (bench_batch's 78
+        # object columns: 44 -> 38 ms); pd.NA cannot, and takes the path below
         try:
             as_float = values.astype(np.float64)
         except TypeError:
