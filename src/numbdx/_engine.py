@@ -806,16 +806,21 @@ class _UpperTables:
             if made is None:
                 made = kept[key] = self._make(made_rows, dtype)
             self._made[key] = made
-        plan, groups = made
+        plan, ((priors, prior_table), (alphas, cause_table), (betas, _)) = made
         made_of_row = of_row[:, member[rows]]  # (tables, rows)
+
+        def flat_index(table: np.ndarray) -> np.ndarray:
+            """Where entry e of row r lies in its group's tables, flattened: e * made rows + made row."""
+            return np.take(made_of_row, table, axis=0) + (np.arange(len(table)) * len(made_rows))[:, None]
+
         # entry e of row r is tables[e, made_of_row[table[e], r]]: whole rows of made_of_row, then one
-        # flat take (twice as fast as a two-dimensional gather: 9 against 18 ms on 9,214 rows)
-        return plan, tuple(
-            np.take(
-                tables.reshape(-1),
-                np.take(made_of_row, table, axis=0) + (np.arange(len(table)) * tables.shape[1])[:, None],
-            )
-            for tables, table in groups
+        # flat take (twice as fast as a two-dimensional gather: 9 against 18 ms on 9,214 rows); a
+        # cause's alpha and beta have the same scope, so they share their entries' places
+        at_causes = flat_index(cause_table)
+        return plan, (
+            np.take(priors.reshape(-1), flat_index(prior_table)),
+            np.take(alphas.reshape(-1), at_causes),
+            np.take(betas.reshape(-1), at_causes),
         )
 
     def _indicators(self) -> list[list[int]]:
@@ -847,14 +852,15 @@ class _UpperTables:
             made[:, v] = context_of_made // radix % cards[v]
             context += upper[:, v] * radix
             radix *= cards[v]
-        weights = np.zeros((upper.shape[1], len(indicators)), dtype=np.int64)
+        weights = np.zeros((upper.shape[1], len(indicators)))
         for i, variables in enumerate(indicators):
             for j, v in enumerate(variables):
                 weights[v, i] = base**j
                 state = code_of_made // base**j % base - 1
                 # a digit past the variable's states codes no row's table: left not observed
                 made[:, v] = np.where(state < cards[v], state, -1)
-        of_row = context[:, None] * span + (upper + 1) @ weights
+        # in float64 (small integers: exact), where numpy's integer product takes 14 times as long
+        of_row = context[:, None] * span + ((upper + 1).astype(np.float64) @ weights).astype(np.intp)
         return made, np.ascontiguousarray(of_row.T)
 
     def _layout(self, upper: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
