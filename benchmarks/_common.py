@@ -493,7 +493,42 @@ def start(title: str, args: Any) -> None:
     """Pin to one core (unless ``--all-cores``) and print the header: what every script does first."""
     if not args.all_cores:
         pin_to_one_core()
+    _STEAL_AT_START.update(cpu_ticks())
     print_header(title, args)
+
+
+# /proc/stat's fields per CPU, in clock ticks: user nice system idle iowait irq softirq steal ...
+_STEAL_FIELD = 7
+_STEAL_AT_START: dict[str, tuple[int, int]] = {}
+
+
+def cpu_ticks() -> dict[str, tuple[int, int]]:
+    """Per CPU of this process's affinity (``cpu0`` ...): ticks the hypervisor stole and all ticks,
+    from ``/proc/stat`` (empty where there is none)."""
+    allowed = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    ticks = {}
+    try:
+        for line in Path("/proc/stat").read_text().splitlines():
+            name, *fields = line.split()
+            if name.startswith("cpu") and name[3:].isdigit() and int(name[3:]) in allowed:
+                values = [int(v) for v in fields[:8]]
+                ticks[name] = (values[_STEAL_FIELD] if len(values) > _STEAL_FIELD else 0, sum(values))
+    except (OSError, ValueError):
+        return {}
+    return ticks
+
+
+def took(script: str, started: float) -> str:
+    """The closing line of a script: its wall time, and the share of its CPUs' time that the
+    hypervisor took for other guests while it ran (steal, from ``/proc/stat``). On a shared virtual
+    machine that share makes the same code slower from one run to the next: say it beside the figures."""
+    line = f"{script} took {time.perf_counter() - started:.0f} s"
+    now = cpu_ticks()
+    stolen = [(now[c][0] - s0, now[c][1] - t0) for c, (s0, t0) in _STEAL_AT_START.items() if c in now]
+    if stolen and sum(t for _, t in stolen) > 0:
+        share = sum(s for s, _ in stolen) / sum(t for _, t in stolen)
+        line += f"; steal on {', '.join(sorted(_STEAL_AT_START))} (/proc/stat): {share:.0%} of the time"
+    return line + "."
 
 
 def pin_to_one_core() -> None:

@@ -230,7 +230,7 @@ def main(argv: list[str] | None = None) -> None:
         f"\nThroughput {batch_rate:,.0f} rows/s on one core (target >= {TARGET_ROWS_PER_S:,}: "
         f"{'met' if batch_rate >= TARGET_ROWS_PER_S else 'not met'})."
     )
-    print(f"\nbench_batch took {time.perf_counter() - start:.0f} s.")
+    print(f"\n{_common.took('bench_batch', start)}")
 
 
 if __name__ == "__main__":

@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> None:
         f"(target < {TARGET:g}: {'met' if main_ratio < TARGET else 'not met'}). "
         f"Heavy packages loaded by `import numbdx` + one infer: {', '.join(pulled) or 'none'}."
     )
-    print(f"\nbench_coldstart took {time.perf_counter() - start:.0f} s.")
+    print(f"\n{_common.took('bench_coldstart', start)}")
 
 
 if __name__ == "__main__":

@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> None:
         "\n`/ 50 ms target` is the median over the target (below 1x: within it). The naive loop asks the "
         "exact engine once per (question, answer) and once for the evidence."
     )
-    print(f"\nbench_decision took {time.perf_counter() - start:.0f} s.")
+    print(f"\n{_common.took('bench_decision', start)}")
 
 
 if __name__ == "__main__":

@@ -382,7 +382,7 @@ def main(argv: list[str] | None = None) -> None:
     print(table(article_rows, args.engines, sweep_layout=False))
     print("\n### Targets (figures from this run)\n")
     print("\n".join(targets(sweep_rows + article_rows, args.engines, args)))
-    print(f"\nbench_engines took {time.perf_counter() - start:.0f} s.")
+    print(f"\n{_common.took('bench_engines', start)}")
 
 
 if __name__ == "__main__":

@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> None:
         )
     print(f"Case `{name}` on the full model; numbdx: {fmt_times(ours.times)}.\n")
     print(markdown_table(["PYTHONHASHSEED", "pgmpy VE", "VE/numbdx", "max |diff|"], rows))
-    print(f"\nbench_hashseed took {time.perf_counter() - start:.0f} s.")
+    print(f"\n{_common.took('bench_hashseed', start)}")
 
 
 if __name__ == "__main__":

@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> None:
     headers = ["scenario", "what", "peak RSS (MB)", "RSS growth (MB)", "tracemalloc peak (MB)", "call time", "runs"]
     print(markdown_table(headers, rows))
     print("\n(call time is under tracemalloc, which slows Python allocation: not a speed figure.)")
-    print(f"\nbench_memory took {time.perf_counter() - start:.0f} s.")
+    print(f"\n{_common.took('bench_memory', start)}")
 
 
 if __name__ == "__main__":

@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> None:
         f"{statistics.median(all_ratios):.2f}, {sum(r > 1 for r in all_ratios)} over it; "
         f"{skipped} drawn cases refused by the exact engine (skipped)."
     )
-    print(f"\nbench_sampling took {time.perf_counter() - start:.0f} s.")
+    print(f"\n{_common.took('bench_sampling', start)}")
 
 
 if __name__ == "__main__":

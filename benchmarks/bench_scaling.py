@@ -198,7 +198,7 @@ def main(argv: list[str] | None = None) -> None:
         print()
     worst = [statistics.median(r.times) for r in results.values() if r.ok]
     print(f"Slowest answer measured: {fmt_seconds(max(worst)) if worst else 'n/a'}.")
-    print(f"\nbench_scaling took {time.perf_counter() - start:.0f} s.")
+    print(f"\n{_common.took('bench_scaling', start)}")
 
 
 if __name__ == "__main__":

@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> None:
             rows,
         )
     )
-    print(f"\n{len(params.params)} numbers; bench_uncertainty took {time.perf_counter() - start:.0f} s.")
+    print(f"\n{len(params.params)} numbers; {_common.took('bench_uncertainty', start)}")
 
 
 if __name__ == "__main__":
