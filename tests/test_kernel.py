@@ -464,16 +464,20 @@ def test_numba_is_not_imported_by_one_patients_usual_query():
 
 def test_the_engine_runs_the_kernel_for_frames_and_for_rows_with_many_terms(monkeypatch):
     """Frames and one patient with ``KERNEL_MIN_TERMS`` terms or more go to the kernel, decided on the
-    row's terms even where the engine eliminates them a slice at a time; a small query does not."""
+    row's terms even where the engine eliminates them a slice at a time; a small query does not (its
+    numbers are numpy's, though the loaded kernel may compute them: see the next test)."""
     shapes = []
     for name in ("eliminate", "term_sums"):
         real = getattr(_kernel, name)
 
-        def spy(packed, arrays, *rest, real=real):
-            shapes.append(arrays[4].shape)  # present: (rows, terms, causes)
+        def spy(packed, arrays, *rest, real=real, name=name):
+            if name == "term_sums" or _kernel.loaded() is not True:
+                shapes.append(arrays[4].shape)  # present: (rows, terms, causes)
             return real(packed, arrays, *rest)
 
         monkeypatch.setattr(_kernel, name, spy)
+    # a small query's elimination by numpy's arithmetic is recorded only where the kernels are not loaded
+    monkeypatch.setattr(_kernel, "loaded", lambda: "no")
     small = {"age": 40, "sex": "male", "numb_toes": True, "tingling": True}
     positives = ["numb_toes", "tingling", "burning", "numb_foot_sole", "aching_pain", "heaviness", "swelling"]
     large = {"age": 58, "sex": "female", **dict.fromkeys(positives, True), "chronic_fatigue": True}
@@ -491,6 +495,50 @@ def test_the_engine_runs_the_kernel_for_frames_and_for_rows_with_many_terms(monk
         monkeypatch.setattr(_engine, "TERM_CHUNK_ELEMENTS", 100 * compiled.widest)
         _engine.infer_codes(MODEL, codes, method="exact", with_prior=False)
         assert shapes and max(t for _, t, _ in shapes) <= 100
+
+
+def _loaded_as(value: bool):
+    """``_kernel.loaded`` answering ``value`` inside the block (a function, not a fixture: hypothesis
+    runs the test body many times per fixture)."""
+    from unittest import mock
+
+    return mock.patch.object(_kernel, "loaded", lambda: value)
+
+
+@settings(max_examples=25, deadline=None)
+@given(evidence(MODEL, max_findings=4, max_risk_factors=3))
+def test_a_small_querys_answer_does_not_depend_on_whether_the_kernels_are_loaded(ev):
+    """Below ``KERNEL_MIN_TERMS`` terms a row is eliminated with numpy's arithmetic. Once an earlier
+    call has loaded the kernels, the float64 kernel computes that ``Z`` (the same numbers bit for bit:
+    the first test), so a query's answer, triage and advice included, is the same whatever the
+    process did before; the loaded kernels only make it faster."""
+    from numbdx._exceptions import ImpossibleEvidenceError
+
+    with _kernel.use("numba"):
+        try:
+            with _loaded_as(False):
+                before = numbdx.infer(ev)
+        except ImpossibleEvidenceError:
+            return
+        with _loaded_as(True):
+            after = numbdx.infer(ev)
+    assert after == before  # every number, exactly (to_dict)
+
+
+def test_a_loaded_kernel_computes_a_small_querys_numpy_elimination(monkeypatch):
+    """The switch the previous test relies on is taken: with the kernels loaded, a small query's
+    elimination (eight terms, the reverse pass) runs on the float64 kernel, and not without them."""
+    calls = []
+    real = _kernel.eliminate
+    monkeypatch.setattr(_kernel, "eliminate", lambda *args, **kw: calls.append(args[2]) or real(*args, **kw))
+    ev = {"pain_worse_joint_movement": True, "numbness_side": "both"}  # an article case: 8 terms, no context
+    with _kernel.use("numba"):
+        with _loaded_as(False):
+            before = numbdx.infer(ev)
+        assert calls == []
+        after = numbdx.infer(ev)
+    assert calls and set(calls) == {np.float64}
+    assert after == before
 
 
 def test_warming_loads_both_precisions_kernels(monkeypatch):

@@ -124,7 +124,8 @@ CLAMPED_MAX_ENTRIES = 100_000
 # the compiled kernel (numbdx._kernel) runs frames' eliminations (shared plans) and one patient's from
 # this many terms per row: below it, numpy's few milliseconds do not repay numba's import (about 0.5 s
 # with its cached kernels, once per process), which infer's usual query should not pay. The choice
-# depends on a row's own terms, never on its batch
+# depends on a row's own terms, never on its batch. Below it the arithmetic is numpy's, which the
+# float64 kernel also computes, bit for bit, once something else has loaded it (_eliminate_batch)
 KERNEL_MIN_TERMS = 256
 COLUMN_CHUNK = 512  # (row, term) pairs per workspace pass of the numpy elimination (measured: 256-4096, 512 best)
 DENSE_KEYS = 1 << 22  # a frame's upper tables are matched to rows through a table this large, else by sorting
@@ -964,17 +965,27 @@ def _eliminate_batch(
         row_terms = (_kernel.as_array(a[rows]) for a in (absent, present, active))
         return _numpy_columns(plan.packed, *row_tables, *row_terms, dtype)
 
+    def numpy_z() -> np.ndarray:
+        """``Z`` of every row as numpy computes it: by the float64 kernel where it is loaded already,
+        the same numbers bit for bit, so that a row's answer does not depend on whether an earlier
+        call imported numba (nothing here imports it: that costs more than a small query)."""
+        if dtype is np.float64 and _kernel.loaded():
+            done = _kernel.eliminate(plan.packed, arrays, dtype)
+            if done is not None and not len(done[1]):
+                return done[0]
+        return on_numpy(everything)
+
     if coef is not None:
         done = _kernel.term_sums(plan.packed, arrays, coef, dtype) if kernel else None
         if done is None:
-            return _term_sums(coef, on_numpy(everything))
+            return _term_sums(coef, numpy_z())
         total, absolute, left = done
         if len(left):
             total[left], absolute[left] = _term_sums(_kernel.as_array(coef[left]), on_numpy(left))
         return total, absolute
     done = _kernel.eliminate(plan.packed, arrays, dtype) if kernel else None
     if done is None:
-        return on_numpy(everything)
+        return numpy_z()
     z, left = done
     if len(left):
         z[left] = on_numpy(left)
