@@ -73,6 +73,7 @@ def main(argv: list[str] | None = None) -> None:
     _common.start("Decision layer: next_questions and recommend_tests against a naive loop", args)
     start = time.perf_counter()
     model = numbdx.load_model()
+    _common.warm_kernels(model)
 
     rows_q, rows_t = [], []
     for label, k in CASES:

@@ -28,6 +28,7 @@ def main(argv: list[str] | None = None) -> None:
     _common.start("Importance sampling against exact answers", args)
     start = time.perf_counter()
     model = numbdx.load_model()
+    _common.warm_kernels(model)
     rng = np.random.default_rng(args.seed)
     binary = [f.name for f in model.findings if f.kind == "binary"]
     per_k = 4 if args.quick else 8

@@ -89,6 +89,7 @@ def main(argv: list[str] | None = None) -> None:
     _common.start("Parameter uncertainty: batched draws against a model rebuilt per draw", args)
     start = time.perf_counter()
     model = numbdx.load_model()
+    _common.warm_kernels(model)
     params = _parameters(model)
     repeats = 3 if args.quick else 7
     rows = []
