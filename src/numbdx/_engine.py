@@ -943,7 +943,8 @@ def _eliminate_batch(
 ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """The elimination of :func:`_eliminate` on every row and term at once: by the compiled kernel
     where numba is installed and ``kernel`` (:mod:`numbdx._kernel`; the same numbers in float64,
-    double-double for extended precision), else with numpy (:func:`_numpy_columns`). With ``coef``,
+    double-double for extended precision), else with numpy's arithmetic (:func:`_numpy_columns`; in
+    float64 the kernel computes it where an earlier call has loaded it, bit for bit). With ``coef``,
     the sums over terms of :func:`_term_sums` instead of ``Z``. Terms and tables in double-double
     (:class:`_kernel.DoubleDouble`) go to numpy rounded to ``np.longdouble``. ``numpy_rows``, a list,
     receives the rows computed with numpy (all of them where the kernel does not run).
@@ -968,10 +969,13 @@ def _eliminate_batch(
     def numpy_z() -> np.ndarray:
         """``Z`` of every row as numpy computes it: by the float64 kernel where it is loaded already,
         the same numbers bit for bit, so that a row's answer does not depend on whether an earlier
-        call imported numba (nothing here imports it: that costs more than a small query)."""
+        call imported numba (nothing here imports it: that costs more than a small query). Its rows
+        count as numpy's in ``numpy_rows`` either way: the arithmetic is numpy's."""
         if dtype is np.float64 and _kernel.loaded():
             done = _kernel.eliminate(plan.packed, arrays, dtype)
             if done is not None and not len(done[1]):
+                if numpy_rows is not None:
+                    numpy_rows.append(np.arange(len(present)))
                 return done[0]
         return on_numpy(everything)
 
