@@ -145,3 +145,53 @@ def test_every_concept_of_the_issue_is_in_the_model(model):
 
 def test_loading_from_a_priors_folder_argument(priors_copy):
     assert numbdx.load_model(priors_copy).knowledge.directory == priors_copy
+
+
+def test_the_parse_cache_holds_every_priors_file_as_tomllib_parses_it():
+    """``priors/parsed.jsonl`` (``_priors.PARSED_CACHE``) spares the first answer tomllib's parse. It
+    must hold each TOML file of the folder, parsed as tomllib parses it, and nothing else."""
+    import hashlib
+    import json
+    import tomllib
+
+    from numbdx import _priors
+
+    directory = _priors.priors_dir()
+    fix = 'after editing priors/, run: python -c "import numbdx._priors as p; p.write_parse_cache()"'
+    lines = (directory / _priors.PARSED_CACHE).read_text(encoding="utf-8").splitlines()
+    assert json.loads(lines[0])["format"] == _priors.PARSED_CACHE_FORMAT
+    cached = {entry["file"]: entry for entry in map(json.loads, lines[1:])}
+    files = sorted(directory.rglob("*.toml"))
+    assert sorted(cached) == [path.relative_to(directory).as_posix() for path in files], fix
+    for path in files:
+        entry = cached[path.relative_to(directory).as_posix()]
+        raw = path.read_bytes()
+        assert entry["sha256"] == hashlib.sha256(raw).hexdigest(), (path.name, fix)
+        assert entry["data"] == tomllib.loads(raw.decode("utf-8")), path.name
+    assert set(_priors._parsed_lines()) == {entry["sha256"] for entry in cached.values()}
+
+
+def test_an_edited_file_is_read_from_its_toml_not_from_the_parse_cache(priors_copy, monkeypatch):
+    """The cache is keyed by each file's content: an edited file misses it and is parsed from its
+    TOML (the edit is what loads), while the unedited ones are read from it."""
+    from numbdx import _priors
+
+    parsed = []
+    real = _priors.tomllib.loads
+    monkeypatch.setattr(_priors.tomllib, "loads", lambda text: parsed.append(text) or real(text))
+    old_label = "Osteochondrosis of the lumbosacral spine"
+    edit_file(priors_copy / "causes.toml", f'label = "{old_label}"', 'label = "Edited in the copy"')
+    kb = load_knowledge_base(priors_copy)
+    assert kb.causes[0].label == "Edited in the copy"
+    assert len(parsed) == 1 and "Edited in the copy" in parsed[0]
+    assert load_knowledge_base().causes[0].label == old_label  # the shipped folder, from the cache
+
+
+def test_a_parse_cache_of_another_format_is_ignored(tmp_path):
+    from numbdx import _priors
+
+    path = tmp_path / "parsed.jsonl"
+    path.write_text('{"format": 999}\n{"sha256": "' + "0" * 64 + '", "file": "x.toml", "data": {}}\n')
+    assert _priors._read_parsed_lines(path, 0, 0) == {}
+    path.write_text("not json\n")
+    assert _priors._read_parsed_lines(path, 1, 0) == {}

@@ -23,6 +23,7 @@ def test_built_wheel_installs_and_loads_in_a_fresh_venv(tmp_path, model):
     (wheel,) = dist.glob("numbdx-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "numbdx/priors/causes.toml" in names and "numbdx/py.typed" in names
+    assert "numbdx/priors/parsed.jsonl" in names  # the parse cache ships beside the TOML it caches
     assert any(n.startswith("numbdx/priors/links/") for n in names)
 
     env = tmp_path / "venv"

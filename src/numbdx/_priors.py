@@ -8,9 +8,11 @@ naming the file, the record and the problem, so no later code has to second-gues
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.resources
 import itertools
+import json
 import math
 import tomllib
 from collections.abc import Iterator, Mapping
@@ -41,6 +43,13 @@ FINDING_KINDS = ("binary", "categorical", "side")
 SIDE_STATES = ("left", "right", "both")
 TEST_TIERS = ("question", "examination", "lab", "ultrasound", "xray", "ct_mri_emg", "angiography")
 MAX_QUOTE_WORDS = 15
+# tomllib is pure Python: the ten files took about 43 ms to parse, the larger part of a first answer
+# after import. This file in the priors folder holds each file's parse as JSON (about 3 ms), keyed by
+# the SHA-256 of the file's bytes: a file that does not match is parsed from its TOML, so an edit is
+# never read from a stale parse (tests/test_priors.py fails until the cache is written again).
+PARSED_CACHE = "parsed.jsonl"
+PARSED_CACHE_FORMAT = 1
+_PARSED_PREFIX = '{"sha256": "'  # each line of a file's parse starts so, then 64 hex digits
 
 
 def priors_dir() -> Path:
@@ -52,6 +61,58 @@ def priors_dir() -> Path:
     if source_tree.is_dir():
         return source_tree
     raise PriorsError(f"knowledge base not found: neither {packaged} nor {source_tree} exists")
+
+
+def _parsed_lines() -> dict[str, str]:
+    """The shipped parse cache (:data:`PARSED_CACHE`) as SHA-256 -> its line, for the files it
+    holds; empty where it is absent or of another format (every file is then parsed from its TOML)."""
+    try:
+        path = priors_dir() / PARSED_CACHE
+        stat = path.stat()
+    except (PriorsError, OSError):
+        return {}
+    return _read_parsed_lines(path, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=4)
+def _read_parsed_lines(path: Path, mtime_ns: int, size: int) -> dict[str, str]:
+    """:func:`_parsed_lines` for one version of the file (its modification time and size are the
+    key, so a cache written again in a running process is read again)."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    try:
+        header = json.loads(lines[0]) if lines else None
+    except ValueError:
+        return {}
+    if not isinstance(header, dict) or header.get("format") != PARSED_CACHE_FORMAT:
+        return {}
+    start = len(_PARSED_PREFIX)
+    return {line[start : start + 64]: line for line in lines[1:] if line.startswith(_PARSED_PREFIX)}
+
+
+def write_parse_cache(directory: Path | None = None) -> Path:
+    """Write :data:`PARSED_CACHE` for every TOML file under ``directory`` (the priors folder by
+    default), after an edit: ``python -c "import numbdx._priors as p; p.write_parse_cache()"``.
+    Returns the file written."""
+    directory = Path(directory) if directory is not None else priors_dir()
+    lines = [
+        json.dumps(
+            {
+                "format": PARSED_CACHE_FORMAT,
+                "what": "each TOML file's parse, keyed by the SHA-256 of its bytes (numbdx._priors, PARSED_CACHE)",
+            }
+        )
+    ]
+    for path in sorted(directory.rglob("*.toml")):
+        raw = path.read_bytes()
+        entry = {
+            "sha256": hashlib.sha256(raw).hexdigest(),
+            "file": path.relative_to(directory).as_posix(),
+            "data": tomllib.loads(raw.decode("utf-8")),
+        }
+        lines.append(json.dumps(entry, ensure_ascii=False, allow_nan=False))
+    target = directory / PARSED_CACHE
+    target.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return target
 
 
 def band_id(label: str) -> str:
@@ -196,11 +257,16 @@ class _Reader:
         self.path = path
         self.scales = scales or {}
         try:
-            with path.open("rb") as handle:
-                self.data = tomllib.load(handle)
+            raw = path.read_bytes()
         except FileNotFoundError:
             raise PriorsError(f"{path.name}: file is missing from {path.parent}") from None
-        except tomllib.TOMLDecodeError as exc:
+        line = _parsed_lines().get(hashlib.sha256(raw).hexdigest())
+        if line is not None:  # parsed afresh from its own line: no two readers share objects
+            self.data = json.loads(line)["data"]
+            return
+        try:
+            self.data = tomllib.loads(raw.decode("utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise PriorsError(f"{path.name}: not valid TOML: {exc}") from None
 
     def fail(self, where: str, problem: str) -> PriorsError:
