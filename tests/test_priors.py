@@ -174,11 +174,11 @@ def test_the_parse_cache_holds_every_priors_file_as_tomllib_parses_it():
 def test_an_edited_file_is_read_from_its_toml_not_from_the_parse_cache(priors_copy, monkeypatch):
     """The cache is keyed by each file's content: an edited file misses it and is parsed from its
     TOML (the edit is what loads), while the unedited ones are read from it."""
-    from numbdx import _priors
+    import tomllib
 
     parsed = []
-    real = _priors.tomllib.loads
-    monkeypatch.setattr(_priors.tomllib, "loads", lambda text: parsed.append(text) or real(text))
+    real = tomllib.loads
+    monkeypatch.setattr(tomllib, "loads", lambda text: parsed.append(text) or real(text))
     old_label = "Osteochondrosis of the lumbosacral spine"
     edit_file(priors_copy / "causes.toml", f'label = "{old_label}"', 'label = "Edited in the copy"')
     kb = load_knowledge_base(priors_copy)

@@ -14,7 +14,6 @@ import importlib.resources
 import itertools
 import json
 import math
-import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,6 +92,8 @@ def write_parse_cache(directory: Path | None = None) -> Path:
     """Write :data:`PARSED_CACHE` for every TOML file under ``directory`` (the priors folder by
     default), after an edit: ``python -c "import numbdx._priors as p; p.write_parse_cache()"``.
     Returns the file written."""
+    import tomllib
+
     directory = Path(directory) if directory is not None else priors_dir()
     lines = [
         json.dumps(
@@ -264,6 +265,8 @@ class _Reader:
         if line is not None:  # parsed afresh from its own line: no two readers share objects
             self.data = json.loads(line)["data"]
             return
+        import tomllib  # here: with the cache, a usual load never needs it (4 ms of import)
+
         try:
             self.data = tomllib.loads(raw.decode("utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
