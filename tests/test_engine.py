@@ -351,6 +351,51 @@ def test_a_frames_upper_tables_are_each_rows_own(evidence_rows, dtype):
         _engine.CANONICAL_MADE_ROWS, _engine.DENSE_KEYS = saved
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.longdouble])
+def test_a_frames_upper_tables_where_a_cause_absorbs_two_risk_factors(priors_copy, dtype):
+    """The shipped model's causes absorb one risk factor at most, so the made rows' codes have one
+    digit. Here high caffeine is moved from Raynaud's disease to tunnel syndrome, which then absorbs
+    it with monotonous work: two digits, every combination of their states (unknown, yes, no) in
+    every pattern of observed context. Each row must still get bit for bit its own tables, made from
+    every combination and from the frame's rows alike."""
+    from numbdx import _engine
+    from numbdx._model import build_model
+
+    from .conftest import edit_file
+
+    edit_file(
+        priors_copy / "causes.toml",
+        'cause = "raynauds_disease"\nfactor = "high_caffeine"',
+        'cause = "tunnel_syndrome"\nfactor = "high_caffeine"',
+    )
+    model = build_model(priors_copy)
+    compiled = _engine._compile(model)
+    absorbed = {
+        model.causes[c].name: [model.upper[v].name for v in a] for c, (_, a) in enumerate(compiled.cause_scopes)
+    }
+    assert sorted(absorbed["tunnel_syndrome"]) == ["high_caffeine", "monotonous_work"]
+    states = (None, True, False)
+    rows = [
+        {
+            k: v
+            for k, v in {"age": age, "sex": sex, "monotonous_work": work, "high_caffeine": coffee}.items()
+            if v is not None
+        }
+        | {"numb_toes": True}
+        for age, sex, work, coffee in itertools.product((None, 40), (None, "female"), states, states)
+    ]
+    codes = possible_codes(model, rows)
+    assert len(codes) == len(rows)
+    saved = _engine.CANONICAL_MADE_ROWS
+    try:
+        for canonical in (saved, 0):
+            _engine.CANONICAL_MADE_ROWS = canonical
+            model.__dict__.pop("_canonical_upper_tables", None)
+            _check_upper_tables(model, compiled, codes, dtype)
+    finally:
+        _engine.CANONICAL_MADE_ROWS = saved
+
+
 def _check_upper_tables(model, compiled, codes, dtype):
     from numbdx import _engine
 
