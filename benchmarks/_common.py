@@ -493,7 +493,7 @@ def start(title: str, args: Any) -> None:
     """Pin to one core (unless ``--all-cores``) and print the header: what every script does first."""
     if not args.all_cores:
         pin_to_one_core()
-    _STEAL_AT_START.update(cpu_ticks())
+    mark_steal()
     print_header(title, args)
 
 
@@ -516,6 +516,13 @@ def cpu_ticks() -> dict[str, tuple[int, int]]:
     except (OSError, ValueError):
         return {}
     return ticks
+
+
+def mark_steal() -> None:
+    """Read the steal of this process's CPUs now, for :func:`took` (``start`` does it; a script that
+    places its processes itself calls it once they are placed)."""
+    _STEAL_AT_START.clear()
+    _STEAL_AT_START.update(cpu_ticks())
 
 
 def took(script: str, started: float) -> str:

@@ -156,6 +156,8 @@ def main(argv: list[str] | None = None) -> None:
     pinned = not args.all_cores and len(cpus) >= 2
     server_cpu = cpus[-1] if pinned else None
     _common.print_header("The HTTP service: POST /infer through uvicorn on loopback", args)
+    started = time.perf_counter()
+    _common.mark_steal()  # both CPUs: the server's and the client's
 
     import numbdx
 
@@ -232,6 +234,7 @@ def main(argv: list[str] | None = None) -> None:
         f"{fmt_times(reference.times)} (n={len(reference.times)}), i.e. {1 / in_process:,.0f} calls/s on one "
         f"thread. Placement: {placement}; {args.duration:g} s per level (or {args.max_requests:,} requests)."
     )
+    print(f"\n{_common.took('bench_service', started)}")
 
 
 if __name__ == "__main__":
