@@ -611,3 +611,47 @@ def _left_out_answers_agree(_engine):
     assert _engine.left_out_answers(model, evidence_, [[model.finding_index["speech_disturbance"]]], causes) is None
     small = normalise(model, {"age": 70, "weakness": True, "swelling": True})
     assert _engine.left_out_answers(model, small, [[model.finding_index["weakness"]]], causes) is None
+
+
+def test_the_answers_own_elimination_answers_the_left_out_sets():
+    """One patient asked with ``left_out`` (the triage's re-checks), eliminated in double-double from
+    exact inputs: its own numbers are those of the call without ``left_out``, bit for bit; each set's
+    answer is :func:`left_out_answers`'s (an elimination that keeps ``Z``, then masked sums), bit for
+    bit; and each agrees with inferring the reduced evidence within the two bounds."""
+    pytest.importorskip("numba", reason="the numba extra is not installed")
+    from numbdx import _engine, _kernel
+
+    model = numbdx.load_model()
+    positives = ["numb_toes", "tingling", "burning", "aching_pain", "weakness", "swelling", "difficulty_walking"]
+    ev = {"age": 70, "sex": "male", "smoking": True, "numbness_side": "left", **dict.fromkeys(positives, True)}
+    ev |= {"speech_disturbance": False, "heaviness": True, "cramps_convulsions": True}
+    evidence_ = normalise(model, ev)
+    left = [("weakness",), ("swelling",), ("weakness", "swelling"), ("weakness", "swelling", "difficulty_walking")]
+    subsets = tuple(tuple(model.finding_index[n] for n in names) for names in left)
+    causes = tuple(model.cause_index[c] for c in ("stroke", "thrombosis", "diabetic_neuropathy"))
+    request = _engine.LeftOut(subsets, causes, 1e-6)
+    codes = _engine.codes_from_evidence(model, [evidence_])
+    with _kernel.use("numba"):
+        asked = _engine.infer_codes(model, codes, left_out=request)
+        plain = _engine.infer_codes(model, codes)
+        kept = _engine.left_out_answers(model, evidence_, subsets, causes, target_error=1e-6)
+    assert plain.left_out is None
+    for name in ("posterior", "explains", "prior", "evidence_probability", "error_bound", "terms"):
+        np.testing.assert_array_equal(getattr(asked, name), getattr(plain, name), err_msg=name)
+    assert asked.left_out is not None and all(a is not None for a in asked.left_out)
+    n_causes = len(model.causes)
+    for names, (row, bound), (kept_row, kept_bound) in zip(left, asked.left_out, kept):
+        np.testing.assert_array_equal(row, kept_row)
+        assert bound == kept_bound <= 1e-6
+        reduced = normalise(model, {k: v for k, v in ev.items() if k not in names})
+        direct = _engine.infer_codes(model, _engine.codes_from_evidence(model, [reduced]), with_prior=False)
+        for c in causes:
+            assert abs(row[c] - direct.posterior[0, c]) <= bound + direct.error_bound[0]
+            assert abs(row[n_causes + c] - direct.explains[0, c]) <= bound + direct.error_bound[0]
+    # where the row is not eliminated from exact inputs (numpy; few terms), nothing is answered
+    with _kernel.use("numpy"):
+        assert _engine.infer_codes(model, codes, left_out=request).left_out is None
+    small = _engine.codes_from_evidence(model, [normalise(model, {"age": 70, "weakness": True, "swelling": True})])
+    assert _engine.infer_codes(model, small, left_out=request).left_out is None
+    with pytest.raises(ValueError, match="one row, got 2 rows"):
+        _engine.infer_codes(model, codes.take(np.array([0, 0])), left_out=request)

@@ -464,15 +464,17 @@ def test_numba_is_not_imported_by_one_patients_usual_query():
 
 def test_the_engine_runs_the_kernel_for_frames_and_for_rows_with_many_terms(monkeypatch):
     """Frames and one patient with ``KERNEL_MIN_TERMS`` terms or more go to the kernel, decided on the
-    row's terms even where the engine eliminates them a slice at a time; a small query does not (its
-    numbers are numpy's, though the loaded kernel may compute them: see the next test)."""
+    row's terms even where the engine eliminates them a slice at a time (float64); a row from exact
+    inputs (double-double) goes whole; a small query does not (its numbers are numpy's, though the
+    loaded kernel may compute them: see the next test)."""
     shapes = []
     for name in ("eliminate", "term_sums"):
         real = getattr(_kernel, name)
 
         def spy(packed, arrays, *rest, real=real, name=name):
             if name == "term_sums" or _kernel.loaded() is not True:
-                shapes.append(arrays[4].shape)  # present: (rows, terms, causes)
+                # present: (rows, terms, causes), and whether in double-double
+                shapes.append((*arrays[4].shape, isinstance(arrays[4], _kernel.DoubleDouble)))
             return real(packed, arrays, *rest)
 
         monkeypatch.setattr(_kernel, name, spy)
@@ -493,8 +495,13 @@ def test_the_engine_runs_the_kernel_for_frames_and_for_rows_with_many_terms(monk
         shapes.clear()
         # slices of 100 terms, each below the threshold: the row's own terms decide
         monkeypatch.setattr(_engine, "TERM_CHUNK_ELEMENTS", 100 * compiled.widest)
+        _engine.infer_codes(MODEL, codes, method="exact", with_prior=False)  # 8 signed: double-double first
+        assert shapes and all(double and t == terms for _, t, _, double in shapes)
+        shapes.clear()
+        monkeypatch.setattr(_engine, "SIGNED_FOR_EXTENDED", 99)  # float64 first
         _engine.infer_codes(MODEL, codes, method="exact", with_prior=False)
-        assert shapes and max(t for _, t, _ in shapes) <= 100
+        in_float64 = [t for _, t, _, double in shapes if not double]
+        assert in_float64 and max(in_float64) <= 100
 
 
 def _loaded_as(value: bool):

@@ -462,3 +462,32 @@ def test_rechecks_from_the_whole_evidences_terms_give_the_same_triage(model, mon
 
     assert words(fast.reasons) == words(slow.reasons)
     assert fast.red_flag_findings == slow.red_flag_findings
+
+
+def test_infer_takes_the_rechecks_from_its_own_elimination(model, monkeypatch):
+    """``numbdx.infer`` asks the engine for the threshold re-checks with the answer (one elimination,
+    not two): on the k = 13 benchmark patient the triage then needs no ``_left_out``, and it is the
+    triage made from the differential afresh, number for number."""
+    pytest.importorskip("numba", reason="the numba extra is not installed")
+    from numbdx import _kernel
+    from numbdx import _triage as module
+
+    positives = ["numb_toes", "tingling", "burning", "numb_foot_sole", "aching_pain", "cramps_convulsions",
+                 "heaviness", "swelling", "chronic_fatigue", "difficulty_walking", "weakness", "only_at_night",
+                 "coldness"]  # fmt: skip
+    ev = {"age": 58, "sex": "female", "diabetes": True, "overweight": True, "smoking": False,
+          "speech_disturbance": False, "one_sided_paralysis": False, "facial_distortion": False,
+          **dict.fromkeys(positives, True)}  # fmt: skip
+    real = module._left_out
+
+    def not_expected(*args):
+        raise AssertionError("infer's own elimination should have answered the re-checks")
+
+    with _kernel.use("numba"):
+        monkeypatch.setattr(module, "_left_out", not_expected)
+        shared = numbdx.infer(ev, model=model)
+        answered = []
+        monkeypatch.setattr(module, "_left_out", lambda *args: answered.append(real(*args)) or answered[-1])
+        afresh = triage(model, shared)
+    assert answered and any(v is not None for v in answered[0].values())  # afresh, the re-checks ran
+    assert shared.triage == afresh

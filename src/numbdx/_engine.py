@@ -160,6 +160,21 @@ class Answer:
     terms: np.ndarray  # (R,): exact terms, or importance-sampling draws
     failure: list[Exception | None]  # per row: the error that row raises, if any
     method: np.ndarray  # (R,) str: "exact" or "importance_sampling" (see ``_sampling``)
+    # one row asked with ``LeftOut``: each set's answer as :func:`left_out_answers` gives it, where
+    # the row's own elimination made it; None where it did not (the caller asks left_out_answers)
+    left_out: list[tuple[np.ndarray, float] | None] | None = None
+
+
+@dataclass(frozen=True)
+class LeftOut:
+    """Sets of findings left out of one patient's evidence, to answer from the same elimination as the
+    evidence (``infer_codes``'s ``left_out``: the triage's re-checks, see :func:`left_out_answers`).
+    ``subsets``: finding indices, each a positive expanded with signs; ``causes``: the causes whose
+    posteriors and explains each set needs; ``target_error``: the bound each set's answer must meet."""
+
+    subsets: tuple[tuple[int, ...], ...]
+    causes: tuple[int, ...]
+    target_error: float
 
 
 @dataclass(frozen=True)
@@ -1463,13 +1478,17 @@ def _sums(
     dtype: type,
     term_key: np.ndarray,
     upper_tables: _UpperTables | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    masks: tuple[np.ndarray, np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
     """For rows of one plan group: signed and absolute sums over terms of ``Z[r, t, j]``, term
-    counts, and which rows were eliminated in double-double from inputs made within double-double
-    rounding (see :func:`_exact_inputs`). The kernels build every row's terms in one call per chunk;
-    numpy builds each term structure apart and stacks them (:func:`_terms_by_key`). ``term_key``: the
-    rows' term keys from :func:`_plan_groups`; ``upper_tables``: the upper layer's tables of
-    ``codes``' rows, made once (frames)."""
+    counts, which rows were eliminated in double-double from inputs made within double-double
+    rounding (see :func:`_exact_inputs`), and the masked sums asked for. The kernels build every
+    row's terms in one call per chunk; numpy builds each term structure apart and stacks them
+    (:func:`_terms_by_key`). ``term_key``: the rows' term keys from :func:`_plan_groups`;
+    ``upper_tables``: the upper layer's tables of ``codes``' rows, made once (frames). ``masks``:
+    ``(masks (K, T), columns)`` for one row (:func:`_left_out_masks`): where the row is eliminated
+    from exact inputs, the signed and absolute sums ``(K, len(columns))`` over each mask's terms,
+    from the same elimination (``_kernel.masked_term_sums``); else (and without ``masks``) None."""
     sub = codes.take(rows)
     n_terms = int(row_terms(compiled, sub.findings[0], int(sub.side[0])))
     kernel = codes.shared or n_terms >= KERNEL_MIN_TERMS  # by the rows' terms, not a slice's
@@ -1479,14 +1498,19 @@ def _sums(
     built = None if kernel and _kernel.builds_terms(dtype) else _terms_by_key(model, compiled, sub, term_key, dtype)
     exact = _exact_inputs(sub, n_terms, dtype, upper_tables)
     exact_factors = _exact_factors(model, compiled, sub.upper[0]) if exact else None
+    if masks is not None and exact and built is None and len(rows) == 1:
+        masked = _masked_row(compiled, sub, n_terms, exact_factors, masks)
+        if masked is not None:
+            return masked
     on_numpy: list[np.ndarray] = []
     total = np.zeros((len(rows), 1 + 2 * len(model.causes)), dtype=dtype)
     absolute = np.zeros_like(total)
     step = max(1, CHUNK_ELEMENTS // max(1, n_terms * compiled.widest))
-    # a single row with many terms is eliminated a slice of terms at a time: the temporaries then stay
-    # in cache (16,384 terms at once ran 10x slower per term); terms are independent, so this changes
-    # no number
-    term_step = max(1, TERM_CHUNK_ELEMENTS // compiled.widest)
+    # with numpy, a single row with many terms is eliminated a slice of terms at a time: the
+    # temporaries then stay in cache (16,384 terms at once ran 10x slower per term). The kernels keep
+    # their own blocks in cache: rows from exact inputs (the many-positive patients) go whole, which
+    # spares copying each slice of their double-double terms (13 of 194 ms at 15 positives)
+    term_step = n_terms if exact else max(1, TERM_CHUNK_ELEMENTS // compiled.widest)
     for start in range(0, len(rows), step):
         part = slice(start, start + step)
         if built is None:
@@ -1518,7 +1542,28 @@ def _sums(
             on_numpy.extend(np.arange(len(rows))[part][r] for r in numpy_rows)
     exact_rows = np.full(len(rows), exact)
     exact_rows[np.concatenate(on_numpy or [np.zeros(0, dtype=np.intp)])] = False
-    return total, absolute, np.full(len(rows), n_terms), exact_rows
+    return total, absolute, np.full(len(rows), n_terms), exact_rows, None
+
+
+def _masked_row(
+    compiled: _Compiled,
+    sub: Codes,
+    n_terms: int,
+    exact_factors: tuple[_Plan, tuple[_kernel.DoubleDouble, ...]],
+    masks: tuple[np.ndarray, np.ndarray],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]] | None:
+    """:func:`_sums` of one row from exact inputs with ``masks``: the row's sums as the unmasked call
+    makes them, bit for bit (one kernel call over every term), with the masked sums; None where the
+    kernel leaves the row to numpy (below ``_kernel.TINY``), which the unmasked path then handles."""
+    coef, absent, present, active = _kernel.build_terms(
+        compiled.term_tables, sub.findings, sub.side, n_terms, np.longdouble
+    )
+    plan, tables = exact_factors
+    done = _kernel.masked_term_sums(plan.packed, (*tables, absent, present, active), coef, *masks)
+    if done is None or len(done[2]):
+        return None
+    total, absolute, _, masked_total, masked_absolute = done
+    return total, absolute, np.full(1, n_terms), np.full(1, True), (masked_total, masked_absolute)
 
 
 def _exact_inputs(sub: Codes, n_terms: int, dtype: type, upper_tables: _UpperTables | None) -> bool:
@@ -1606,6 +1651,7 @@ def infer_codes(
     method: str = "auto",
     target_error: float = TARGET_ERROR,
     shared_plans: bool = False,
+    left_out: LeftOut | None = None,
 ) -> Answer:
     """Posteriors for every row of ``codes``; ``with_prior=False`` skips the prior given the context
     (left NaN). Identical rows are computed once.
@@ -1620,7 +1666,12 @@ def infer_codes(
     observe different risk factors share one elimination: far fewer, larger batches for many
     patients (``infer_frame``), each row's numbers still independent of its batch; for one patient,
     selecting is faster (``infer``). The two agree to rounding (well within the error bound).
+    ``left_out`` (one row only): sets of findings to answer without, from the row's own elimination
+    where it runs in double-double from exact inputs (``Answer.left_out``; the triage's re-checks);
+    the row's own numbers are the same with or without it.
     """
+    if left_out is not None and len(codes) != 1:
+        raise ValueError(f"left_out is for one row, got {len(codes)} rows")
     if shared_plans and not codes.shared:
         codes = Codes(codes.upper, codes.findings, codes.side, True)
     if not 0 < target_error <= MAX_ERROR:
@@ -1633,7 +1684,7 @@ def infer_codes(
         raise ValueError("rows with leg numbness unknown (side code ANYTHING) cannot carry gated findings")
     stacked = np.concatenate([codes.upper, codes.findings, codes.side[:, None]], axis=1)
     if len(stacked) == 1:
-        return _infer_unique(model, codes, with_prior, method, target_error)
+        return _infer_unique(model, codes, with_prior, method, target_error, left_out)
     first, inverse = _distinct_rows(stacked)
     if len(first) < len(stacked):
         answer = _infer_unique(model, codes.take(first), with_prior, method, target_error)
@@ -1773,10 +1824,13 @@ def _solve(
     failure: list,
     target_error: float = TARGET_ERROR,
     upper_tables: _UpperTables | None = None,
+    left_out: LeftOut | None = None,
 ) -> np.ndarray:
     """Fill ``out`` (posteriors, evidence probability, error bound, terms) for every row of ``codes``
     that can be answered; set ``failure`` for the others; return the rows that lost precision.
-    ``upper_tables``: see :func:`_sums`."""
+    ``upper_tables``: see :func:`_sums`. ``left_out`` (one row): where the row is eliminated in
+    double-double from exact inputs, ``out["left_out"]`` receives each set's answer from the same
+    elimination (see :class:`Answer`)."""
     ops = _ops(model, codes.findings)
     merged = _merged_positives(compiled, codes.findings)
     groups, terms_of_row, term_key = _plan_groups(compiled, codes)
@@ -1801,7 +1855,18 @@ def _solve(
                 pending = np.concatenate([pending, carried])
             if not len(pending):
                 continue
-            total, absolute, n, exact = _sums(model, compiled, codes, pending, dtype, term_key[pending], upper_tables)
+            masks = None
+            if left_out is not None and len(codes) == 1 and dtype is np.longdouble:  # where the masks may run
+                unit = _left_out_masks(compiled, codes.findings[0], int(codes.side[0]), left_out.subsets)
+                masks = None if unit is None else (unit, _left_out_columns(left_out.causes, len(model.causes)))
+            total, absolute, n, exact, masked = _sums(
+                model, compiled, codes, pending, dtype, term_key[pending], upper_tables, masks
+            )
+            if masked is not None:
+                out["left_out"] = [
+                    _left_out_row(*sums, float(ops[0]), dtype, True, int(merged[0]), left_out, len(model.causes))[0]
+                    for sums in zip(*masked)
+                ]
             p_e = total[:, 0]
             ok, ratios, bound = _bounded_in(total, absolute, ops[pending], dtype, exact, merged[pending])
             done = ok & (bound <= target_error) if dtype is np.float64 else ok & (bound <= MAX_ERROR)
@@ -1832,7 +1897,12 @@ def _solve(
 
 
 def _infer_unique(
-    model: Model, codes: Codes, with_prior: bool, method: str, target_error: float = TARGET_ERROR
+    model: Model,
+    codes: Codes,
+    with_prior: bool,
+    method: str,
+    target_error: float = TARGET_ERROR,
+    left_out: LeftOut | None = None,
 ) -> Answer:
     compiled = _compile(model)
     n_rows, n_causes = len(codes), len(model.causes)
@@ -1876,10 +1946,10 @@ def _infer_unique(
     # the exact codes; sampling below keeps the codes as given, whose hash seeds it (the same evidence,
     # the same numbers, in infer and infer_frame)
     solved = _signed_rare(compiled, codes)
-    imprecise = _solve(model, compiled, solved, out, failure, target_error, upper_tables)
+    imprecise = _solve(model, compiled, solved, out, failure, target_error, upper_tables, left_out)
     if len(imprecise):  # expand their positives without cancellation, as far as the term budget allows
         retry = _reexpand(compiled, solved, imprecise)
-        sub = {k: v[imprecise] for k, v in out.items()}
+        sub = {k: v[imprecise] for k, v in out.items() if k != "left_out"}
         sub_failure: list[Exception | None] = [None] * len(imprecise)
         still = _solve(
             model, compiled, retry, sub, sub_failure, target_error, upper_tables and upper_tables.subset(imprecise)
@@ -1981,6 +2051,7 @@ def _finish(
         terms=terms,
         failure=failure,
         method=used,
+        left_out=out.get("left_out"),
     )
 
 
@@ -2072,16 +2143,14 @@ def left_out_answers(
     compiled = _compile(model)
     codes = codes_from_evidence(model, [evidence])
     findings, side = codes.findings[0], int(codes.side[0])
-    wanted = {f for subset in left_out for f in subset}
-    if any(findings[f] != 1 or not compiled.signed[f] for f in wanted):
+    all_masks = _left_out_masks(compiled, findings, side, left_out)
+    if all_masks is None:
         return None
-    n_terms = row_terms(compiled, findings, side)
-    if not KERNEL_MIN_TERMS <= n_terms <= MAX_TERMS:
-        return None
+    n_terms = all_masks.shape[1]
     step = max(1, TERM_CHUNK_ELEMENTS // compiled.widest)  # as _sums slices one row's terms
     n_causes = len(model.causes)
-    columns = [0, *(1 + c for c in causes), *(1 + n_causes + c for c in causes)]
-    unit = {f: _unit_terms(compiled, findings, side, f) for f in wanted}
+    columns = _left_out_columns(causes, n_causes)
+    request = LeftOut(tuple(map(tuple, left_out)), tuple(causes), target_error)
     ops = float(_ops(model, findings))  # the whole evidence's: more than any reduced evidence's
     merged = int(_merged_positives(compiled, findings))  # likewise
     out: list[tuple[np.ndarray, float] | None] = [None] * len(left_out)
@@ -2095,10 +2164,7 @@ def left_out_answers(
             break
         built = _kernel.build_terms(compiled.term_tables, codes.findings, codes.side, int(n_terms), dtype)
         coef, absent, present, active = built or _group_terms(model, compiled, codes.findings, side, dtype)
-        masks = np.ones((len(pending), int(n_terms)), dtype=bool)
-        for i, k in enumerate(pending):
-            for f in left_out[k]:
-                masks[i] &= unit[f]
+        masks = all_masks[pending]
         sums, exact = None, False
         if _exact_inputs(codes, int(n_terms), dtype, None):  # as _solve: double-double from exact inputs
             plan, tables = _exact_factors(model, compiled, codes.upper[0])
@@ -2131,23 +2197,69 @@ def left_out_answers(
         total, absolute = sums
         missed = []
         for i, k in enumerate(pending):
-            if absolute[i, 0] == 0:  # every term zero: no cancellation, the evidence is impossible
-                continue
-            ok, ratios, bound = _bounded_in(total[i][None], absolute[i][None], ops, dtype, exact, merged)
-            if not ok[0] or bound[0] > target_error:
+            out[k], retry = _left_out_row(total[i], absolute[i], ops, dtype, exact, merged, request, n_causes)
+            if retry:
                 missed.append(k)
-                continue
-            ratios, bound = ratios[0], float(bound[0])
-            row = np.full(2 * n_causes, np.nan)
-            row[[*causes, *(n_causes + c for c in causes)]] = np.clip(ratios.astype(np.float64), 0.0, 1.0)
-            out[k] = (row, bound)
         pending = missed
     return out
 
 
-def infer_exact(model: Model, evidence: Evidence, method: str = "exact") -> Answer:
-    """One row: raises the row's error (impossible evidence, past the limit) if it has one."""
-    answer = infer_codes(model, codes_from_evidence(model, [evidence]), method=method)
+def _left_out_columns(causes: Sequence[int], n_causes: int) -> np.ndarray:
+    """The ``Z`` columns a left-out set's answer reads: no clamp, then each of ``causes`` present, then
+    each producing the numbness."""
+    return np.array([0, *(1 + c for c in causes), *(1 + n_causes + c for c in causes)], dtype=np.int64)
+
+
+def _left_out_masks(
+    compiled: _Compiled, findings: np.ndarray, side: int, subsets: Sequence[Sequence[int]]
+) -> np.ndarray | None:
+    """``(K, T)`` bool: for each set of findings left out of one row's evidence (``findings`` codes),
+    its terms among the row's (:func:`_unit_terms`); None where a left-out finding is not a positive
+    expanded with signs in these codes, or the row's terms are outside the kernels' range."""
+    wanted = {f for subset in subsets for f in subset}
+    if any(findings[f] != 1 or not compiled.signed[f] for f in wanted):
+        return None
+    n_terms = int(row_terms(compiled, findings, side))
+    if not KERNEL_MIN_TERMS <= n_terms <= MAX_TERMS:
+        return None
+    unit = {f: _unit_terms(compiled, findings, side, f) for f in wanted}
+    masks = np.ones((len(subsets), n_terms), dtype=bool)
+    for i, subset in enumerate(subsets):
+        for f in subset:
+            masks[i] &= unit[f]
+    return masks
+
+
+def _left_out_row(
+    total: np.ndarray,
+    absolute: np.ndarray,
+    ops: float,
+    dtype: type,
+    exact: bool,
+    merged: int,
+    request: LeftOut,
+    n_causes: int,
+) -> tuple[tuple[np.ndarray, float] | None, bool]:
+    """One left-out set's answer from its signed and absolute sums over ``_left_out_columns``: the
+    posteriors then explains of ``request.causes`` in a ``(2C,)`` row (NaN for the other causes) and
+    its bound, or None; and whether more precision could answer it (its bound exceeds
+    ``request.target_error``; not where every term is zero: that evidence is impossible). ``ops``
+    and ``merged``: the whole evidence's, which bound any set's."""
+    if absolute[0] == 0:  # every term zero: no cancellation, the evidence is impossible
+        return None, False
+    ok, ratios, bound = _bounded_in(total[None], absolute[None], ops, dtype, exact, merged)
+    if not ok[0] or bound[0] > request.target_error:
+        return None, True
+    causes = list(request.causes)
+    row = np.full(2 * n_causes, np.nan)
+    row[[*causes, *(n_causes + c for c in causes)]] = np.clip(ratios[0].astype(np.float64), 0.0, 1.0)
+    return (row, float(bound[0])), False
+
+
+def infer_exact(model: Model, evidence: Evidence, method: str = "exact", left_out: LeftOut | None = None) -> Answer:
+    """One row: raises the row's error (impossible evidence, past the limit) if it has one.
+    ``left_out``: see :func:`infer_codes`."""
+    answer = infer_codes(model, codes_from_evidence(model, [evidence]), method=method, left_out=left_out)
     if answer.failure[0] is not None:
         raise answer.failure[0]
     return answer

@@ -19,7 +19,8 @@ writes ``Z`` out nor converts it. This is what the engine uses; numpy's own sums
 well inside the engine's bound. :func:`build_terms` makes the terms themselves for rows of any term
 structures at once (numpy builds each structure apart, which on frames costs more than building: most
 structures have a row or two), and :func:`masked_sums` sums one row's double-double ``Z`` over
-subsets of its terms (the triage's re-checks).
+subsets of its terms (the triage's re-checks); :func:`masked_term_sums` makes those sums together
+with the row's own, in one elimination.
 
 What each implementation returns:
 
@@ -244,9 +245,33 @@ def term_sums(
     if not double_double:
         sums = kernels.term_sums_float64(*arguments).astype(dtype, copy=False)
         return sums[:, 0], sums[:, 1], np.zeros(0, dtype=np.int64)
-    parts, largest = kernels.term_sums_double_double(*arguments)
+    parts, largest, _ = kernels.term_sums_double_double(*arguments, *_no_masks(coef.shape[-1]))
     sums = _joined(parts)
     return sums[:, 0], sums[:, 1], _left_to_numpy(kernels, packed, arrays, largest)
+
+
+def _no_masks(n_terms: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.zeros((0, n_terms), dtype=np.bool_), np.zeros(0, dtype=np.int64)
+
+
+def masked_term_sums(
+    packed: Any, arrays: tuple[np.ndarray, ...], coef: DoubleDouble, masks: np.ndarray, columns: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    """:func:`term_sums` of one row in double-double, and in the same pass the sums over subsets of
+    its terms that :func:`masked_sums` makes from :func:`eliminate`'s ``Z``, bit for bit: for each mask
+    of ``masks (K, T)`` (bool) and each ``Z`` column of ``columns``, the signed and absolute sums,
+    ``(K, len(columns))`` each, in ``np.longdouble``. So one elimination answers the evidence and the
+    triage's re-checks without ``Z`` reaching memory. Returns ``(total, absolute, left, masked total,
+    masked absolute)``; None where the double-double kernel does not run."""
+    prepared = _arguments(packed, (*arrays, coef), np.longdouble)
+    if prepared is None or not prepared[1]:
+        return None
+    kernels, _, arguments = prepared
+    parts, largest, masked = kernels.term_sums_double_double(
+        *arguments, np.ascontiguousarray(masks, dtype=np.bool_), np.ascontiguousarray(columns, dtype=np.int64)
+    )
+    sums, masked = _joined(parts), _joined(masked)
+    return sums[:, 0], sums[:, 1], _left_to_numpy(kernels, packed, arrays, largest), masked[:, 0], masked[:, 1]
 
 
 def double_double(dtype: type) -> bool:

@@ -26,7 +26,9 @@ The term builders (``build_terms_float64``, ``build_terms_double_double``) make 
 eliminations take, for rows of any term structures in one call: in float64 numpy's products in numpy's
 order (``_engine._group_terms``), bit for bit; in double-double the same products, each within a few
 ``2**-106`` of exact. ``masked_sums_double_double`` sums one row's double-double ``Z`` over subsets
-of its terms (the triage's re-checks, ``_engine.left_out_answers``).
+of its terms (the triage's re-checks, ``_engine.left_out_answers``); ``term_sums_double_double``
+makes the same masked sums as it goes, where one patient's answer is asked with the re-checks'
+subsets (``_engine.infer_codes``'s ``left_out``).
 """
 
 from __future__ import annotations
@@ -457,17 +459,22 @@ def eliminate_double_double(
 @numba.njit(cache=True, nogil=True, boundscheck=False)
 def term_sums_double_double(
     width, cause_start, cause_end, steps, gather, operands, final, owner, priors, alpha, beta, absent, present, active,
-    coef,
+    coef, masks, columns,
 ):  # fmt: skip
     """:func:`term_sums_float64` in double-double (``coef`` too: ``(2, R, T)``): the sums
-    ``(2, R, 2, J)``, and each row's largest ``Z`` with no clamp, high part (``(R,)``: the engine
-    leaves rows below ``_kernel.TINY`` to numpy)."""
+    ``(2, R, 2, J)``, each row's largest ``Z`` with no clamp, high part (``(R,)``: the engine
+    leaves rows below ``_kernel.TINY`` to numpy), and the sums over subsets of the terms:
+    ``(2, K, 2, len(columns))`` for the ``K`` masks of ``masks (K, T)`` (bool) and the ``Z`` columns
+    ``columns`` (one row's; the triage's re-checks), as :func:`masked_sums_double_double` makes them
+    from this ``Z``, bit for bit, without ``Z`` reaching memory. ``K`` may be 0."""
     n_rows, n_terms, n_causes = present.shape[1:]
     n = n_rows * n_terms
     n_final = final.shape[0]
     n_out = 1 + 2 * n_causes
     sums = np.zeros((2, n_rows, 2, n_out))
     largest = np.zeros(n_rows)
+    n_masks, n_columns = masks.shape[0], columns.shape[0]
+    masked = np.zeros((2, n_masks, 2, n_columns))
     work, grad, cavity, run, after, prefix, weighted, row, term, z = _workspace_double_double(
         width, steps, n_final, n_causes
     )
@@ -489,7 +496,18 @@ def term_sums_double_double(
                 sums[0, r, 0, j], sums[1, r, 0, j] = _add_signed(sums[0, r, 0, j], sums[1, r, 0, j], x_hi, x_lo)
                 x_hi, x_lo = _mul(a_hi, a_lo, z_hi[b, j], z_lo[b, j])
                 sums[0, r, 1, j], sums[1, r, 1, j] = _add(sums[0, r, 1, j], sums[1, r, 1, j], x_hi, x_lo)
-    return sums, largest
+            for k in range(n_masks):
+                if not masks[k, t]:
+                    continue
+                for i in range(n_columns):
+                    j = columns[i]
+                    x_hi, x_lo = _mul(c_hi, c_lo, z_hi[b, j], z_lo[b, j])
+                    masked[0, k, 0, i], masked[1, k, 0, i] = _add_signed(
+                        masked[0, k, 0, i], masked[1, k, 0, i], x_hi, x_lo
+                    )
+                    x_hi, x_lo = _mul(a_hi, a_lo, z_hi[b, j], z_lo[b, j])
+                    masked[0, k, 1, i], masked[1, k, 1, i] = _add(masked[0, k, 1, i], masked[1, k, 1, i], x_hi, x_lo)
+    return sums, largest, masked
 
 
 @numba.njit(inline="always")

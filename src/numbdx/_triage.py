@@ -516,6 +516,20 @@ def _threshold_reason(rule: CauseThreshold, p: float, left_out: Sequence[str]) -
     )
 
 
+# a threshold check reads each probability at the top of its bound, so 1e-6 (not infer's 1e-9)
+# suffices and spares the extended-precision pass
+LEFT_OUT_TARGET_ERROR = 1e-6
+
+
+def _rules(model: Model) -> TriageRules:
+    """The model's triage rules, read once per model: the knowledge base it was built from is fixed,
+    so are its rules."""
+    rules = model.__dict__.get("_triage_rules")
+    if rules is None:
+        rules = model.__dict__["_triage_rules"] = load_triage(knowledge=model.knowledge)
+    return rules
+
+
 def _reduced(model: Model, evidence: Mapping[str, Any], subsets: Sequence[tuple[str, ...]]) -> list[tuple[Any, float]]:
     """For each subset of findings left out of ``evidence``: the posteriors then explains of every
     cause ``(2C,)`` and the answer's error bound, from one batched engine call (None for a row the
@@ -524,9 +538,7 @@ def _reduced(model: Model, evidence: Mapping[str, Any], subsets: Sequence[tuple[
     from ._evidence import normalise
 
     rows = [normalise(model, {k: v for k, v in evidence.items() if k not in left_out}) for left_out in subsets]
-    # a threshold check reads each probability at the top of its bound, so 1e-6 (not infer's 1e-9)
-    # suffices and spares the extended-precision pass
-    answer = infer_codes(model, codes_from_evidence(model, rows), with_prior=False, target_error=1e-6)
+    answer = infer_codes(model, codes_from_evidence(model, rows), with_prior=False, target_error=LEFT_OUT_TARGET_ERROR)
     out = []
     for r, failure in enumerate(answer.failure):
         if failure is not None:
@@ -536,26 +548,38 @@ def _reduced(model: Model, evidence: Mapping[str, Any], subsets: Sequence[tuple[
     return out
 
 
-def _left_out(
-    model: Model, rules: TriageRules, evidence: Mapping[str, Any], present: Sequence[str]
-) -> dict[tuple[str, ...], tuple[Any, float] | None]:
-    """The threshold causes' probabilities and bound with every subset of the ``present`` red-flag
+def left_out_request(model: Model, evidence: Mapping[str, Any]) -> tuple[list[tuple[str, ...]], Any] | None:
+    """The re-checks :func:`triage` may need for ``evidence`` (normalised values), to be answered with
+    the evidence itself (``_engine.infer_codes``'s ``left_out``): every non-empty subset of the present
+    red-flag findings, in the order the triage reads them, and the ``_engine.LeftOut`` of their finding
+    indices and the thresholds' causes; None where no red-flag finding is present, or the model lacks
+    one."""
+    from ._engine import LeftOut
+
+    rules = _rules(model)
+    present = [f for f in rules.red_flag_finding_names if _present(model.knowledge, evidence, f)]
+    if not present or any(name not in model.finding_index for name in present):
+        return None
+    subsets = [s for size in range(1, len(present) + 1) for s in itertools.combinations(present, size)]
+    causes = sorted({model.cause_index[t.cause] for t in rules.thresholds if t.cause in model.cause_index})
+    indices = tuple(tuple(model.finding_index[name] for name in subset) for subset in subsets)
+    return subsets, LeftOut(indices, tuple(causes), LEFT_OUT_TARGET_ERROR)
+
+
+def _left_out(model: Model, evidence: Mapping[str, Any]) -> dict[tuple[str, ...], tuple[Any, float] | None]:
+    """The threshold causes' probabilities and bound with every subset of the present red-flag
     findings left out, from one elimination of the whole evidence's terms where the engine can
     (``_engine.left_out_answers``: positives expanded with signs, evidence of 256 terms or more),
     else nothing; a subset it could not bound is left for :func:`_reduced`."""
     from ._engine import left_out_answers
     from ._evidence import normalise
 
-    if any(name not in model.finding_index for name in present):
+    request = left_out_request(model, evidence)
+    if request is None:
         return {}
-    subsets = [s for size in range(1, len(present) + 1) for s in itertools.combinations(present, size)]
-    causes = sorted({model.cause_index[t.cause] for t in rules.thresholds if t.cause in model.cause_index})
+    subsets, left_out = request
     answers = left_out_answers(
-        model,
-        normalise(model, evidence),
-        [[model.finding_index[name] for name in subset] for subset in subsets],
-        causes,
-        target_error=1e-6,  # as _reduced's
+        model, normalise(model, evidence), left_out.subsets, left_out.causes, target_error=left_out.target_error
     )
     return {} if answers is None else dict(zip(subsets, answers))
 
@@ -580,7 +604,11 @@ def _self_care(rules: TriageRules, differential: Differential) -> tuple[bool, fl
     return holds and total > 0, share, [c.name for c in mine if c.explains > 0]
 
 
-def triage(model: Model, differential: Differential) -> Triage:
+def triage(
+    model: Model,
+    differential: Differential,
+    left_out: Mapping[tuple[str, ...], tuple[Any, float] | None] | None = None,
+) -> Triage:
     """How urgently to seek care for ``differential``: the most urgent level of every rule that fires.
 
     Rules (``priors/triage.toml``, with ``priors/actions.toml``'s urgent signs):
@@ -611,6 +639,10 @@ def triage(model: Model, differential: Differential) -> Triage:
     differential
         The result of :func:`numbdx.infer` (or one built by hand; its ``evidence`` is what the signs
         read).
+    left_out
+        The re-checks' answers already made with the differential's own elimination (``numbdx.infer``:
+        :func:`left_out_request`, ``_engine.Answer.left_out``), by subset of red-flag findings; a
+        subset missing or None is inferred here. None: make them here.
 
     Returns
     -------
@@ -625,10 +657,7 @@ def triage(model: Model, differential: Differential) -> Triage:
         The differential's evidence does not fit ``model`` (a re-check infers with it).
     """
     kb = model.knowledge
-    # read once per model: the knowledge base it was built from is fixed, so are its rules
-    rules = model.__dict__.get("_triage_rules")
-    if rules is None:
-        rules = model.__dict__["_triage_rules"] = load_triage(knowledge=kb)
+    rules = _rules(model)
     evidence = differential.evidence
 
     fired = [s for s in rules.signs if _fires(s, kb, evidence)]
@@ -642,7 +671,12 @@ def triage(model: Model, differential: Differential) -> Triage:
     # Re-check the thresholds with subsets of the red-flag findings left out (rule 2).
     highest = max((level_rank(t.level) for t in rules.thresholds), default=0)
     present = [f for f in rules.red_flag_finding_names if _present(kb, evidence, f)]
-    ready = _left_out(model, rules, evidence, present) if present and current < highest else {}
+    if not present or current >= highest:
+        ready = {}
+    elif left_out is None:
+        ready = _left_out(model, evidence)
+    else:
+        ready = left_out
     for size in range(1, len(present) + 1):
         if current >= highest:
             break
