@@ -36,7 +36,9 @@ elimination. A frame's upper-layer tables are made once for all its rows (``_Upp
 
 Leaving a positive expanded with signs out of the evidence keeps exactly the terms that take its
 ``+1`` choice, so answers for evidence with some such positives left out are masked sums of the whole
-evidence's terms (``left_out_answers``; the triage's re-checks).
+evidence's terms (``left_out_answers``; the triage's re-checks). Where one patient is eliminated in
+double-double from exact inputs (many positives), ``infer`` asks for those sets with the answer
+(``LeftOut``) and the kernel adds their masked sums as it goes: one elimination for both.
 
 ``P(cause_j present, evidence)`` is ``Z`` with ``g_j`` replaced by its present part: one backward pass
 through the recorded elimination steps gives every cause factor's cavity ``dZ/dg_j`` at about three
