@@ -251,6 +251,7 @@ def term_sums(
 
 
 def _no_masks(n_terms: int) -> tuple[np.ndarray, np.ndarray]:
+    """No masks and no columns: what :func:`term_sums` passes the double-double kernel."""
     return np.zeros((0, n_terms), dtype=np.bool_), np.zeros(0, dtype=np.int64)
 
 

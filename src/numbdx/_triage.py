@@ -25,6 +25,7 @@ import numpy as np
 from ._priors import CAUSE_GROUPS, KnowledgeBase, Number, Provenance, _Reader, _unique, load_knowledge_base
 
 if TYPE_CHECKING:
+    from ._engine import LeftOut
     from ._model import Model
     from ._result import Differential
 
@@ -548,7 +549,7 @@ def _reduced(model: Model, evidence: Mapping[str, Any], subsets: Sequence[tuple[
     return out
 
 
-def left_out_request(model: Model, evidence: Mapping[str, Any]) -> tuple[list[tuple[str, ...]], Any] | None:
+def left_out_request(model: Model, evidence: Mapping[str, Any]) -> tuple[list[tuple[str, ...]], LeftOut] | None:
     """The re-checks :func:`triage` may need for ``evidence`` (normalised values), to be answered with
     the evidence itself (``_engine.infer_codes``'s ``left_out``): every non-empty subset of the present
     red-flag findings, in the order the triage reads them, and the ``_engine.LeftOut`` of their finding
