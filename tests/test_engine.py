@@ -583,6 +583,13 @@ def test_left_out_answers_agree_with_inferring_the_reduced_evidence(kernel):
         _left_out_answers_agree(_engine)
 
 
+def _left_out(subsets, causes, target_error=1e-9):
+    """An ``_engine.LeftOut`` of lists of finding indices and causes."""
+    from numbdx._engine import LeftOut
+
+    return LeftOut(tuple(map(tuple, subsets)), tuple(causes), target_error)
+
+
 def _left_out_answers_agree(_engine):
 
     model = numbdx.load_model()
@@ -595,7 +602,7 @@ def _left_out_answers_agree(_engine):
     index = [[model.finding_index[n] for n in names] for names in left]
     causes = [model.cause_index[c] for c in ("stroke", "thrombosis", "diabetic_neuropathy")]
     assert _engine.row_terms(compiled, _engine.codes_from_evidence(model, [evidence_]).findings[0], 1) >= 256
-    answers = _engine.left_out_answers(model, evidence_, index, causes, target_error=1e-6)
+    answers = _engine.left_out_answers(model, evidence_, _left_out(index, causes, 1e-6))
     assert answers is not None and all(a is not None for a in answers)
     n_causes = len(model.causes)
     for names, (row, bound) in zip(left, answers):
@@ -606,11 +613,12 @@ def _left_out_answers_agree(_engine):
             assert abs(row[c] - direct.posterior[0, c]) <= bound + direct.error_bound[0]
             assert abs(row[n_causes + c] - direct.explains[0, c]) <= bound + direct.error_bound[0]
         assert np.isnan(np.delete(row, [*causes, *(n_causes + c for c in causes)])).all()
-    assert _engine.left_out_answers(model, evidence_, [], causes) == []  # nothing to leave out
+    assert _engine.left_out_answers(model, evidence_, _left_out([], causes)) == []  # nothing to leave out
     # speech_disturbance is negative here, numbness_side not binary: not a signed positive
-    assert _engine.left_out_answers(model, evidence_, [[model.finding_index["speech_disturbance"]]], causes) is None
+    speech = [[model.finding_index["speech_disturbance"]]]
+    assert _engine.left_out_answers(model, evidence_, _left_out(speech, causes)) is None
     small = normalise(model, {"age": 70, "weakness": True, "swelling": True})
-    assert _engine.left_out_answers(model, small, [[model.finding_index["weakness"]]], causes) is None
+    assert _engine.left_out_answers(model, small, _left_out([[model.finding_index["weakness"]]], causes)) is None
 
 
 def test_the_answers_own_elimination_answers_the_left_out_sets():
@@ -634,7 +642,7 @@ def test_the_answers_own_elimination_answers_the_left_out_sets():
     with _kernel.use("numba"):
         asked = _engine.infer_codes(model, codes, left_out=request)
         plain = _engine.infer_codes(model, codes)
-        kept = _engine.left_out_answers(model, evidence_, subsets, causes, target_error=1e-6)
+        kept = _engine.left_out_answers(model, evidence_, request)
     assert plain.left_out is None
     for name in ("posterior", "explains", "prior", "evidence_probability", "error_bound", "terms"):
         np.testing.assert_array_equal(getattr(asked, name), getattr(plain, name), err_msg=name)

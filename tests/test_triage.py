@@ -483,9 +483,13 @@ def test_infer_takes_the_rechecks_from_its_own_elimination(model, monkeypatch):
     def not_expected(*args):
         raise AssertionError("infer's own elimination should have answered the re-checks")
 
+    real_reduced = module._reduced
     with _kernel.use("numba"):
+        # every subset answered by infer's elimination: neither _left_out nor an inference per subset
         monkeypatch.setattr(module, "_left_out", not_expected)
+        monkeypatch.setattr(module, "_reduced", not_expected)
         shared = numbdx.infer(ev, model=model)
+        monkeypatch.setattr(module, "_reduced", real_reduced)
         answered = []
         monkeypatch.setattr(module, "_left_out", lambda *args: answered.append(real(*args)) or answered[-1])
         afresh = triage(model, shared)

@@ -2078,7 +2078,7 @@ def warm_kernels(model: Model) -> bool:
             patient = normalise(model, {model.findings[f].name: True for f in signed[:many]})
         except ImpossibleEvidenceError:  # another model's constraints may rule this patient out
             return True
-        left_out_answers(model, patient, [[int(signed[0])]], [0])
+        left_out_answers(model, patient, LeftOut(((int(signed[0]),),), (0,), TARGET_ERROR))
     return True
 
 
@@ -2122,15 +2122,11 @@ def _unit_terms(compiled: _Compiled, findings: np.ndarray, side: int, finding: i
 
 
 def left_out_answers(
-    model: Model,
-    evidence: Evidence,
-    left_out: Sequence[Sequence[int]],
-    causes: Sequence[int],
-    target_error: float = TARGET_ERROR,
+    model: Model, evidence: Evidence, request: LeftOut
 ) -> list[tuple[np.ndarray, float] | None] | None:
-    """For each set of findings left out of ``evidence``: ``P(present | e)`` then ``P(producing the
-    numbness | e)`` of ``causes`` (in a ``(2C,)`` array over every cause, NaN for the others) and
-    the error bound of those, where ``e`` is the evidence without the set; from one elimination of
+    """For each set of findings left out of ``evidence`` (``request.subsets``): ``P(present | e)`` then
+    ``P(producing the numbness | e)`` of ``request.causes`` (in a ``(2C,)`` array over every cause, NaN
+    for the others) and the error bound of those, where ``e`` is the evidence without the set; from one elimination of
     the whole evidence's terms in float64, and one in extended precision if a set's bound needs it
     (straight away for many signed positives; on the kernels from exact inputs, the masked sums in
     double-double: as ``_solve``). Each left-out finding must be a positive expanded with signs: the terms that
@@ -2141,26 +2137,24 @@ def left_out_answers(
     Returns None where this does not pay or does not apply, and the caller infers the reduced
     evidence itself: fewer than ``KERNEL_MIN_TERMS`` terms, more than ``MAX_TERMS``, or a left-out
     finding that is not such a positive. A set's entry is None where its bound exceeds
-    ``target_error`` or its evidence has probability zero."""
+    ``request.target_error`` or its evidence has probability zero."""
     compiled = _compile(model)
     codes = codes_from_evidence(model, [evidence])
     findings, side = codes.findings[0], int(codes.side[0])
-    all_masks = _left_out_masks(compiled, findings, side, left_out)
+    all_masks = _left_out_masks(compiled, findings, side, request.subsets)
     if all_masks is None:
         return None
     n_terms = all_masks.shape[1]
     step = max(1, TERM_CHUNK_ELEMENTS // compiled.widest)  # as _sums slices one row's terms
     n_causes = len(model.causes)
-    columns = _left_out_columns(causes, n_causes)
-    request = LeftOut(tuple(map(tuple, left_out)), tuple(causes), target_error)
+    columns = _left_out_columns(request.causes, n_causes)
     ops = float(_ops(model, findings))  # the whole evidence's: more than any reduced evidence's
     merged = int(_merged_positives(compiled, findings))  # likewise
-    out: list[tuple[np.ndarray, float] | None] = [None] * len(left_out)
-    pending = list(range(len(left_out)))
+    out: list[tuple[np.ndarray, float] | None] = [None] * len(request.subsets)
+    pending = list(range(len(request.subsets)))
     # as _solve: extended precision for the sets float64 misses, or straight away for many signed positives
-    dtypes = (
-        (np.longdouble,) if _extended_first(compiled, codes.findings, target_error)[0] else (np.float64, np.longdouble)
-    )
+    extended_first = _extended_first(compiled, codes.findings, request.target_error)[0]
+    dtypes = (np.longdouble,) if extended_first else (np.float64, np.longdouble)
     for dtype in dtypes:
         if not pending:
             break

@@ -245,14 +245,20 @@ def term_sums(
     if not double_double:
         sums = kernels.term_sums_float64(*arguments).astype(dtype, copy=False)
         return sums[:, 0], sums[:, 1], np.zeros(0, dtype=np.int64)
-    parts, largest, _ = kernels.term_sums_double_double(*arguments, *_no_masks(coef.shape[-1]))
-    sums = _joined(parts)
-    return sums[:, 0], sums[:, 1], _left_to_numpy(kernels, packed, arrays, largest)
+    no_masks = np.zeros((0, coef.shape[-1]), dtype=np.bool_), np.zeros(0, dtype=np.int64)
+    return _double_double_sums(kernels, packed, arrays, arguments, *no_masks)[:3]
 
 
-def _no_masks(n_terms: int) -> tuple[np.ndarray, np.ndarray]:
-    """No masks and no columns: what :func:`term_sums` passes the double-double kernel."""
-    return np.zeros((0, n_terms), dtype=np.bool_), np.zeros(0, dtype=np.int64)
+def _double_double_sums(
+    kernels: ModuleType, packed: Any, arrays: tuple, arguments: tuple, masks: np.ndarray, columns: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The double-double term sums, the rows left to numpy and the masked sums (see
+    :func:`masked_term_sums`), from :func:`_arguments`' kernel arguments."""
+    parts, largest, masked = kernels.term_sums_double_double(
+        *arguments, np.ascontiguousarray(masks, dtype=np.bool_), np.ascontiguousarray(columns, dtype=np.int64)
+    )
+    sums, masked = _joined(parts), _joined(masked)
+    return sums[:, 0], sums[:, 1], _left_to_numpy(kernels, packed, arrays, largest), masked[:, 0], masked[:, 1]
 
 
 def masked_term_sums(
@@ -268,11 +274,7 @@ def masked_term_sums(
     if prepared is None or not prepared[1]:
         return None
     kernels, _, arguments = prepared
-    parts, largest, masked = kernels.term_sums_double_double(
-        *arguments, np.ascontiguousarray(masks, dtype=np.bool_), np.ascontiguousarray(columns, dtype=np.int64)
-    )
-    sums, masked = _joined(parts), _joined(masked)
-    return sums[:, 0], sums[:, 1], _left_to_numpy(kernels, packed, arrays, largest), masked[:, 0], masked[:, 1]
+    return _double_double_sums(kernels, packed, arrays, arguments, masks, columns)
 
 
 def double_double(dtype: type) -> bool:

@@ -579,9 +579,7 @@ def _left_out(model: Model, evidence: Mapping[str, Any]) -> dict[tuple[str, ...]
     if request is None:
         return {}
     subsets, left_out = request
-    answers = left_out_answers(
-        model, normalise(model, evidence), left_out.subsets, left_out.causes, target_error=left_out.target_error
-    )
+    answers = left_out_answers(model, normalise(model, evidence), left_out)
     return {} if answers is None else dict(zip(subsets, answers))
 
 
