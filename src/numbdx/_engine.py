@@ -130,6 +130,13 @@ CLAMPED_MAX_ENTRIES = 100_000
 # float64 kernel also computes, bit for bit, once something else has loaded it (_eliminate_batch)
 KERNEL_MIN_TERMS = 256
 COLUMN_CHUNK = 512  # (row, term) pairs per workspace pass of the numpy elimination (measured: 256-4096, 512 best)
+# rows with more Quickscore terms than this are eliminated over their findings' choices instead
+# (_choice_elimination), whose cost grows with its tables, not with 2**k. Measured one patient at a
+# time (median ms, Quickscore / choices): on numpy, 4,096 terms 47 / 55, 8,192 terms 78 / 48; on
+# the kernels, 8,192 terms 31 / 64, 16,384 about 55 / 60, 32,768 108 / 83 (k-sweep and random
+# evidence, at 04f5b2b plus the new module)
+CHOICES_FROM_TERMS = 1 << 12
+CHOICES_FROM_TERMS_KERNEL = 1 << 14
 DENSE_KEYS = 1 << 22  # a frame's upper tables are matched to rows through a table this large, else by sorting
 # a frame's upper tables are made for every (context, indicators) combination of a pattern of observed
 # context, once per model, where there are at most this many (the full model: 10 contexts x 3
@@ -1916,6 +1923,25 @@ def _infer_unique(
     }
     failure: list[Exception | None] = [None] * n_rows
     used = np.full(n_rows, "exact", dtype=object)
+    by_choices = _by_choices(compiled, codes) if method != "sampling" else np.zeros(n_rows, dtype=bool)
+    if by_choices.any():
+        # many positives: eliminated over the findings' choices; the others as below
+        from . import _choice_elimination  # imports this module
+
+        rows = np.flatnonzero(by_choices)
+        _choice_elimination.solve(model, codes, rows, out, failure, left_out)
+        rest = np.flatnonzero(~by_choices)
+        if len(rest):
+            sub = _infer_unique(model, codes.take(rest), False, method, target_error)
+            out["posterior"][rest] = np.concatenate([sub.posterior, sub.explains], axis=1)
+            for key in ("evidence_probability", "error_bound", "terms"):
+                out[key][rest] = getattr(sub, key)
+            for j, r in enumerate(rest):
+                failure[r], used[r] = sub.failure[j], sub.method[j]
+        if method == "auto":
+            refused = [r for r in rows if isinstance(failure[r], InferenceLimitError)]
+            _sample(model, compiled, codes, np.array(refused, dtype=np.int64), out, failure, used)
+        return _finish(model, compiled, codes, with_prior, out, failure, used)
     n_positive = (codes.findings >= 1).sum(axis=1)
     limit = None
     if method == "sampling":
@@ -1970,6 +1996,21 @@ def _infer_unique(
         past_limit = np.array([isinstance(e, InferenceLimitError) for e in failure], dtype=bool)
         _sample(model, compiled, codes, np.flatnonzero(past_limit), out, failure, used)
     return _finish(model, compiled, codes, with_prior, out, failure, used, upper_tables)
+
+
+def _by_choices(compiled: _Compiled, codes: Codes) -> np.ndarray:
+    """``(R,)`` bool: the rows eliminated over their findings' choices (``_choice_elimination``)
+    rather than by Quickscore: those whose terms are more than ``CHOICES_FROM_TERMS`` (on the
+    kernels ``CHOICES_FROM_TERMS_KERNEL``). Asks for the kernels only where some row is past the
+    lower of the two."""
+    findings = codes.findings
+    width = np.where(findings >= 0, compiled.width[np.arange(findings.shape[1]), np.maximum(findings, 0)], 1)
+    side_terms = np.array([len(t) for t in compiled.side_terms], dtype=np.float64)
+    terms = side_terms[codes.side] * np.prod(width, axis=1, dtype=np.float64)  # as row_terms
+    past = terms > CHOICES_FROM_TERMS
+    if past.any() and _kernel.active() == "numba":
+        past = terms > CHOICES_FROM_TERMS_KERNEL
+    return past
 
 
 def _expanding_positives(compiled: _Compiled, findings: np.ndarray) -> np.ndarray:
