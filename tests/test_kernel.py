@@ -655,6 +655,10 @@ def test_exact_inputs_keep_many_cancelling_positives_within_a_tight_bound(monkey
 
     from ._oracle import brute_force
 
+    # Quickscore's exact inputs are what this tests: past CHOICES_FROM_TERMS the row would be
+    # eliminated over its choices instead (tests/test_choice_elimination.py)
+    monkeypatch.setattr(_engine, "CHOICES_FROM_TERMS", float("inf"))
+    monkeypatch.setattr(_engine, "CHOICES_FROM_TERMS_KERNEL", float("inf"))
     sub = MODEL.submodel(list(MANY_SIGNED))
     compiled = _engine._compile(sub)
     cancelling = [

@@ -49,6 +49,10 @@ from ._model import Model
 # the row is refused, and sampled where the method allows. 2**22 double-double entries are 64 MB per
 # array; the full model's 20-positive rows stay under 2**18 (measured on random sets of positives)
 MAX_TABLE_ENTRIES = 1 << 22
+# the re-checks' sets answered in one elimination with the evidence: every table past the left-out
+# findings grows by the number of sets (15: four present red-flag findings); more are left to the
+# triage, which infers each reduced evidence
+MAX_LEFT_OUT_SETS = 16
 SPLITTER = 134217729.0  # 2**27 + 1: Dekker's split of a float64 into two 26-bit halves
 
 
@@ -205,9 +209,10 @@ def _problem(
     """The factors of one row: ``upper (U,)`` states or -1, ``findings (F,)`` codes, ``side`` its side
     code. ``arithmetic``: ``"double_double"`` from inputs within double-double rounding,
     ``"extended"`` (``np.longdouble``, the triage's re-checks, whose target is looser), or
-    ``"absolute"``: float64 on the inputs' absolute values (the bound's sums over ``|monomials|``). ``left_out``: sets of findings to answer without, each a
-    positive with two choices here (see :func:`left_out_sets`): every table gains a leading axis, entry
-    0 the whole evidence and entry ``1 + i`` set ``i``'s; else that axis has one entry."""
+    ``"absolute"``: float64 on the inputs' absolute values (the bound's sums over ``|monomials|``).
+    ``left_out``: sets of findings to answer without, each a positive with two choices here (see
+    :func:`left_out_sets`): every table gains a leading axis, entry 0 the whole evidence and entry
+    ``1 + i`` set ``i``'s; else that axis has one entry."""
     compiled = _engine._compile(model)
     findings = _recoded(compiled, findings)
     n_causes = len(model.causes)
@@ -287,12 +292,12 @@ def _problem(
         shape = tuple(cards[v] for v in scope)
         n_scope_upper = len(scope_c)
 
-        def along(var: int, vec: np.ndarray) -> _Value:
+        def along(var: int, vec: np.ndarray, scope: tuple[int, ...] = scope) -> _Value:
             axis_shape = [1] * (1 + len(scope))
             axis_shape[1 + scope.index(var)] = cards[var]
             return value(vec).reshape(tuple(axis_shape))
 
-        def product(name: str) -> _Value:
+        def product(name: str, c: int = c) -> _Value:
             out = _entry(const[name], c)
             for var, parts in varying[c]:
                 if name in parts:
@@ -545,8 +550,14 @@ def solve(
         out["evidence_probability"][r] = float(total[0])
         out["error_bound"][r] = float(bound[0])
         out["terms"][r] = int(min(_engine.row_terms(compiled, findings, side), np.iinfo(np.int64).max))
-        if left_out is not None and len(rows) == 1 and left_out_sets(model, findings, left_out.subsets):
+        if (
+            left_out is not None
+            and len(rows) == 1
+            and len(left_out.subsets) < MAX_LEFT_OUT_SETS
+            and left_out_sets(model, findings, left_out.subsets)
+        ):
             out["left_out"] = _left_out_answers(model, upper, findings, side, left_out, absolute, merged)
+
 
 def _left_out_answers(
     model: Model,

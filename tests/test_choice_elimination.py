@@ -1,0 +1,172 @@
+"""Exact inference over the findings' choices (``numbdx._choice_elimination``), against brute-force
+enumeration, against Quickscore (``numbdx._engine``'s other exact path) and through ``infer``."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+
+import numbdx
+from numbdx import _choice_elimination, _engine, _triage
+from numbdx._evidence import normalise
+from numbdx._exceptions import ImpossibleEvidenceError, InferenceLimitError
+
+from ._oracle import brute_force
+from .strategies import SUBMODEL_CAUSES, many_positives, submodel_and_evidence
+
+# the k-sweep's twenty positives (benchmarks/_common.py), with its context and negatives
+TWENTY = {
+    "age": 58, "sex": "female", "diabetes": True, "overweight": True, "smoking": False,
+    "speech_disturbance": False, "one_sided_paralysis": False, "facial_distortion": False,
+    **dict.fromkeys((
+        "numb_toes", "tingling", "burning", "numb_foot_sole", "aching_pain", "cramps_convulsions",
+        "heaviness", "swelling", "chronic_fatigue", "difficulty_walking", "weakness", "only_at_night",
+        "coldness", "numb_heel", "pain_worse_walking", "back_pain", "numb_hands", "blood_sugar_high",
+        "emg_abnormal", "blood_biochemistry_abnormal",
+    ), True),
+}  # fmt: skip
+
+
+def _solve(model, evidence, left_out=None):
+    """The choice elimination's answer for one row: (posteriors then explains, bound, failure, out)."""
+    codes = _engine.codes_from_evidence(model, [normalise(model, evidence)])
+    n = len(model.causes)
+    out = {
+        "posterior": np.full((1, 2 * n), np.nan),
+        "evidence_probability": np.full(1, np.nan),
+        "error_bound": np.full(1, np.nan),
+        "terms": np.zeros(1, dtype=np.int64),
+    }
+    failure = [None]
+    _choice_elimination.solve(model, codes, np.arange(1), out, failure, left_out)
+    return out["posterior"][0], float(out["error_bound"][0]), failure[0], out
+
+
+@settings(max_examples=40, deadline=None)
+@given(submodel_and_evidence(max_findings=8))
+def test_agrees_with_brute_force_on_sub_models(case):
+    """Every kind of evidence (side, gated findings, negatives, risk factors), against enumeration."""
+    model, evidence = case
+    try:
+        normalised = normalise(model, evidence)
+    except ImpossibleEvidenceError:
+        return
+    present, explains, p_e = brute_force(model, normalised)
+    got, bound, failure, out = _solve(model, evidence)
+    if p_e == 0:
+        assert isinstance(failure, ImpossibleEvidenceError)
+        return
+    assert failure is None
+    n = len(model.causes)
+    np.testing.assert_allclose(got[:n], present, rtol=0, atol=1e-12 + bound)
+    np.testing.assert_allclose(got[n:], explains, rtol=0, atol=1e-12 + bound)
+    assert out["evidence_probability"][0] == pytest.approx(p_e, rel=1e-9)
+
+
+@pytest.mark.parametrize("causes", SUBMODEL_CAUSES)
+def test_every_finding_positive_against_enumeration(model, causes):
+    """The regime it is for: every binary finding a sub-model has given as present (the cancellation
+    grows with each), against enumeration, which sums positive probabilities only."""
+    sub = model.submodel(causes)
+    positives = [f.name for f in sub.findings if f.kind == "binary"]
+    evidence = {"age": 45, "sex": "female", **dict.fromkeys(positives, True)}
+    assert len(positives) >= 14
+    present, explains, _ = brute_force(sub, normalise(sub, evidence))
+    got, bound, failure, _ = _solve(sub, evidence)
+    assert failure is None and bound <= 1e-12
+    n = len(sub.causes)
+    np.testing.assert_allclose(got[:n], present, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(got[n:], explains, rtol=0, atol=1e-12)
+
+
+@settings(max_examples=12, deadline=None)
+@given(many_positives(6, 13))
+def test_agrees_with_quickscore(evidence):
+    """On the full model, where Quickscore answers too (its terms within the budget)."""
+    model = numbdx.load_model()
+    try:
+        normalised = normalise(model, evidence)
+    except ImpossibleEvidenceError:
+        return
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_engine, "CHOICES_FROM_TERMS", float("inf"))
+        patch.setattr(_engine, "CHOICES_FROM_TERMS_KERNEL", float("inf"))
+        reference = _engine.infer_codes(model, _engine.codes_from_evidence(model, [normalised]), method="exact")
+    got, bound, failure, _ = _solve(model, evidence)
+    if reference.failure[0] is not None:
+        assert isinstance(reference.failure[0], (InferenceLimitError, ImpossibleEvidenceError))
+        return
+    assert failure is None
+    tolerance = bound + float(reference.error_bound[0]) + 1e-15
+    n = len(model.causes)
+    np.testing.assert_allclose(got[:n], reference.posterior[0], rtol=0, atol=tolerance)
+    np.testing.assert_allclose(got[n:], reference.explains[0], rtol=0, atol=tolerance)
+
+
+def test_infer_answers_twenty_positives_exactly():
+    """Twenty positives: 524,288 Quickscore terms, past its budget; exact here, within the target."""
+    model = numbdx.load_model()
+    d = numbdx.infer(TWENTY, method="exact")
+    assert d.method == "exact" and d.error_bound <= _engine.TARGET_ERROR
+    codes = _engine.codes_from_evidence(model, [normalise(model, TWENTY)])
+    assert _engine.row_terms(_engine._compile(model), codes.findings[0], int(codes.side[0])) > _engine.MAX_TERMS
+    got, _, _, _ = _solve(model, TWENTY)
+    assert [c.posterior for c in d.causes] == pytest.approx(
+        [got[model.cause_index[c.name]] for c in d.causes], abs=1e-15
+    )
+
+
+def test_left_out_sets_equal_the_reduced_evidence():
+    """The triage's re-checks, from one extended-precision elimination of every set at once, against
+    the reduced evidence answered afresh in double-double."""
+    model = numbdx.load_model()
+    subsets, request = _triage.left_out_request(model, normalise(model, TWENTY).values)
+    assert len(subsets) == 7
+    _, _, failure, out = _solve(model, TWENTY, request)
+    assert failure is None
+    columns = [*request.causes, *(len(model.causes) + c for c in request.causes)]
+    for names, answer in zip(subsets, out["left_out"]):
+        assert answer is not None, names
+        row, bound = answer
+        assert bound <= request.target_error
+        reduced = {k: v for k, v in TWENTY.items() if k not in names}
+        want, want_bound, _, _ = _solve(model, reduced)
+        np.testing.assert_allclose(row[columns], want[columns], rtol=0, atol=bound + want_bound)
+        assert np.isnan(np.delete(row, columns)).all()
+
+
+def test_infer_takes_the_re_checks_from_the_same_call(monkeypatch):
+    """infer's triage reads the re-checks the engine made; it neither re-infers each set nor asks
+    Quickscore's masks."""
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("the triage inferred the re-checks again")
+
+    monkeypatch.setattr(_triage, "_reduced", forbidden)
+    monkeypatch.setattr(_triage, "_left_out", forbidden)
+    d = numbdx.infer(TWENTY)
+    assert d.method == "exact"
+
+
+def test_a_refused_table_falls_back_to_sampling(monkeypatch):
+    """Past the table limit: method="exact" raises, method="auto" samples and says so."""
+    monkeypatch.setattr(_choice_elimination, "MAX_TABLE_ENTRIES", 64)
+    with pytest.raises(InferenceLimitError, match="table of"):
+        numbdx.infer(TWENTY, method="exact")
+    d = numbdx.infer(TWENTY)
+    assert d.method == "importance_sampling" and d.error_bound > 0
+
+
+def test_extended_precision_alone_would_miss_the_target():
+    """The bound follows the arithmetic: at twenty positives the same elimination in ``np.longdouble``
+    is bounded far above the target (about 1e-7), which is why the answer runs in double-double."""
+    model = numbdx.load_model()
+    codes = _engine.codes_from_evidence(model, [normalise(model, TWENTY)])
+    args = (model, codes.upper[0], codes.findings[0], int(codes.side[0]))
+    absolute, _ = _choice_elimination.sums(*args, "absolute")
+    extended, depth = _choice_elimination.sums(*args, "extended")
+    eps = float(np.finfo(np.longdouble).eps)
+    if eps > 2.0**-60:  # np.longdouble is float64 here, or IEEE quad: nothing to compare
+        pytest.skip("needs x87 extended precision")
+    assert eps * depth * float(absolute[0, 0] / extended[0, 0]) > _engine.TARGET_ERROR
