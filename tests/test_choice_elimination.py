@@ -136,6 +136,22 @@ def test_left_out_sets_equal_the_reduced_evidence():
         assert np.isnan(np.delete(row, columns)).all()
 
 
+def test_left_out_sets_in_groups_equal_one_batch(monkeypatch):
+    """Sets split into groups (a batch limit of one set's tables) give each set the answer one batch
+    of all of them gives; past the sets' work limit none is answered here (the triage infers them)."""
+    model = numbdx.load_model()
+    _, request = _triage.left_out_request(model, normalise(model, TWENTY).values)
+    _, _, _, whole = _solve(model, TWENTY, request)
+    monkeypatch.setattr(_choice_elimination, "LEFT_OUT_BATCH_ENTRIES", 1)
+    _, _, _, grouped = _solve(model, TWENTY, request)
+    assert len(grouped["left_out"]) == len(whole["left_out"]) == len(request.subsets)
+    for (row, bound), (want, want_bound) in zip(grouped["left_out"], whole["left_out"]):
+        np.testing.assert_allclose(row, want, rtol=0, atol=bound + want_bound)
+    monkeypatch.setattr(_choice_elimination, "LEFT_OUT_WORK", 0)
+    _, _, failure, none = _solve(model, TWENTY, request)
+    assert failure is None and "left_out" not in none
+
+
 def test_infer_takes_the_re_checks_from_the_same_call(monkeypatch):
     """infer's triage reads the re-checks the engine made; it neither re-infers each set nor asks
     Quickscore's masks."""
@@ -149,10 +165,10 @@ def test_infer_takes_the_re_checks_from_the_same_call(monkeypatch):
     assert d.method == "exact"
 
 
-def test_a_refused_table_falls_back_to_sampling(monkeypatch):
-    """Past the table limit: method="exact" raises, method="auto" samples and says so."""
-    monkeypatch.setattr(_choice_elimination, "MAX_TABLE_ENTRIES", 64)
-    with pytest.raises(InferenceLimitError, match="table of"):
+def test_work_past_the_limit_falls_back_to_sampling(monkeypatch):
+    """Past the work limit: method="exact" raises, method="auto" samples and says so."""
+    monkeypatch.setattr(_choice_elimination, "MAX_WORK", 64)
+    with pytest.raises(InferenceLimitError, match="tables of"):
         numbdx.infer(TWENTY, method="exact")
     d = numbdx.infer(TWENTY)
     assert d.method == "importance_sampling" and d.error_bound > 0
@@ -164,8 +180,9 @@ def test_extended_precision_alone_would_miss_the_target():
     model = numbdx.load_model()
     codes = _engine.codes_from_evidence(model, [normalise(model, TWENTY)])
     args = (model, codes.upper[0], codes.findings[0], int(codes.side[0]))
-    absolute, _ = _choice_elimination.sums(*args, "absolute")
-    extended, depth = _choice_elimination.sums(*args, "extended")
+    absolute = _choice_elimination.sums(*args, "absolute").total
+    extended = _choice_elimination.sums(*args, "extended")
+    depth, extended = extended.depth, extended.total
     eps = float(np.finfo(np.longdouble).eps)
     if eps > 2.0**-60:  # np.longdouble is float64 here, or IEEE quad: nothing to compare
         pytest.skip("needs x87 extended precision")

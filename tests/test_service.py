@@ -261,17 +261,14 @@ def test_too_many_positive_findings_get_422_from_the_service_limit(client):
     assert response.status_code == 200
 
 
-def test_numbdx_inference_limit_gets_422(monkeypatch):
-    # twenty findings with three causes or more are past Quickscore's term budget and go to the
-    # elimination over the findings' choices; a table limit of 64 entries makes it refuse
-    from numbdx import _choice_elimination
-
-    monkeypatch.setattr(_choice_elimination, "MAX_TABLE_ENTRIES", 64)
+def test_numbdx_inference_limit_gets_422():
+    # twenty findings with three causes or more are past Quickscore's term budget, and their
+    # elimination over the findings' choices past its work limit (12.6 million table entries)
     binary = [f.name for f in MODEL.findings if f.kind == "binary" and f.group != "test" and len(f.parents) >= 3]
     with TestClient(create_app(MODEL, max_positive_findings={"/infer": None})) as c:
         detail = _refusal(c, "/infer", json={"evidence": dict.fromkeys(binary[:20], True), "method": "exact"})
     assert detail[0]["type"] == "inference_limit"
-    assert "table of" in detail[0]["msg"]
+    assert "tables of" in detail[0]["msg"]
 
 
 def test_oversize_bodies_get_413_before_parsing():

@@ -495,3 +495,18 @@ def test_infer_takes_the_rechecks_from_its_own_elimination(model, monkeypatch):
         afresh = triage(model, shared)
     assert answered and any(v is not None for v in answered[0].values())  # afresh, the re-checks ran
     assert shared.triage == afresh
+
+
+def test_no_rechecks_are_asked_once_a_sign_reaches_the_most_urgent_level(model, rules):
+    """An emergency sign already sets the thresholds' most urgent level, so the re-checks (up to
+    ``2**k - 1`` inferences) cannot change the triage and ``infer`` does not ask for them."""
+    from numbdx._evidence import normalise
+    from numbdx._triage import left_out_request
+
+    highest = max(level_rank(t.level) for t in rules.thresholds)
+    sign = next(s for s in rules.signs if s.match == "any" and level_rank(s.level) >= highest)
+    others = {"swelling": True, "weakness": True, "difficulty_walking": True}
+    assert left_out_request(model, normalise(model, others).values) is not None
+    with_sign = {**others, sign.findings[0]: True}
+    assert left_out_request(model, normalise(model, with_sign).values) is None
+    assert level_rank(numbdx.infer(with_sign, model=model).triage.level) >= highest

@@ -45,14 +45,19 @@ from . import _engine
 from ._exceptions import ImpossibleEvidenceError, InferenceLimitError
 from ._model import Model
 
-# the largest table one elimination step may make (entries of the product before summing): past it
-# the row is refused, and sampled where the method allows. 2**22 double-double entries are 64 MB per
-# array; the full model's 20-positive rows stay under 2**18 (measured on random sets of positives)
-MAX_TABLE_ENTRIES = 1 << 22
-# the re-checks' sets answered in one elimination with the evidence: every table past the left-out
-# findings grows by the number of sets (15: four present red-flag findings); more are left to the
-# triage, which infers each reduced evidence
-MAX_LEFT_OUT_SETS = 16
+# the most work one row's elimination may do, in entries of its product tables summed (known from the
+# order before any arithmetic): past it the row is refused, and sampled where the method allows. The
+# double-double pass costs about 50 ms plus 0.5-0.7 us per entry (measured on the full model: 20
+# random positives take 42,000-530,000 entries, 55-350 ms; twenty findings of three causes or more
+# 12.6 million, 8.4 s), so 2**21 keeps a row under about 1.5 s, about what sampling takes
+MAX_WORK = 1 << 21
+# the re-checks' sets (the triage's, ``_engine.LeftOut``) answered with the evidence: each set adds
+# about the evidence's work again, in extended precision (about 40 ns per entry). Past
+# LEFT_OUT_WORK in all, they are left to the triage, which infers each reduced evidence where it
+# needs it; LEFT_OUT_BATCH_ENTRIES bounds one batched pass's tables (about 16 bytes per entry each,
+# every step's output kept for the backward pass), the sets going in groups below it
+LEFT_OUT_WORK = 1 << 24
+LEFT_OUT_BATCH_ENTRIES = 1 << 22
 SPLITTER = 134217729.0  # 2**27 + 1: Dekker's split of a float64 into two 26-bit halves
 
 
@@ -336,14 +341,16 @@ def _entry(a: _Value, c: int) -> _Value:
 # --- the elimination ---------------------------------------------------------------------------------
 
 
-def _order(scopes: list[tuple[int, ...]], cards: dict[int, int]) -> list[int]:
+def _order(scopes: list[tuple[int, ...]], cards: dict[int, int]) -> tuple[list[int], int]:
     """Greedy elimination order: each time the variable whose product table is smallest (ties: the
-    fewest fill-in edges, then the lowest id, so the order does not depend on set iteration)."""
+    fewest fill-in edges, then the lowest id, so the order does not depend on set iteration); and
+    its work, the entries of every step's product table summed."""
     neighbours: dict[int, set[int]] = {v: set() for s in scopes for v in s}
     for s in scopes:
         for v in s:
             neighbours[v].update(s)
     order = []
+    work = 0
     while neighbours:
 
         def cost(v: int) -> tuple[int, int, int]:
@@ -355,13 +362,17 @@ def _order(scopes: list[tuple[int, ...]], cards: dict[int, int]) -> list[int]:
             return size, fill, v
 
         v = min(neighbours, key=cost)
+        size = 1
+        for u in neighbours[v]:
+            size *= cards[u]
+        work += size
         near = neighbours.pop(v)
         near.discard(v)
         for u in near:
             neighbours[u].update(near)
             neighbours[u].discard(v)
         order.append(v)
-    return order
+    return order, work
 
 
 def _aligned(factor: _Factor, union: tuple[int, ...], cards: dict[int, int]) -> _Value:
@@ -389,14 +400,6 @@ def _forward(problem: _Problem, order: list[int]) -> tuple[list[_Factor], list[_
     for v in order:
         operands = tuple(sorted(i for i in alive if v in factors[i].scope))
         union = tuple(sorted(set().union(*(factors[i].scope for i in operands))))
-        size = 1
-        for u in union:
-            size *= cards[u]
-        if size > MAX_TABLE_ENTRIES:
-            raise InferenceLimitError(
-                f"exact inference over the findings' choices needs a table of {size} entries (more than "
-                f"{MAX_TABLE_ENTRIES}); give fewer positive findings in one query"
-            )
         product = _aligned(factors[operands[0]], union, cards)
         for i in operands[1:]:
             product = _mul(product, _aligned(factors[i], union, cards))
@@ -474,6 +477,15 @@ def _dot(a: _Value, b: _Value) -> _Value:
     return p.reshape((p.hi.shape[0],))
 
 
+@dataclass(frozen=True)
+class Sums:
+    """One row's sums (:func:`sums`)."""
+
+    total: np.ndarray  # np.longdouble (1 + K, 1 + 2 len(causes))
+    depth: int  # the most roundings on any path
+    work: int  # the elimination's table entries summed, one batch entry's (:func:`_order`)
+
+
 def sums(
     model: Model,
     upper: np.ndarray,
@@ -482,15 +494,28 @@ def sums(
     arithmetic: str,
     left_out: Sequence[Sequence[int]] = (),
     causes: Sequence[int] | None = None,
-) -> tuple[np.ndarray, int]:
+    max_work: float | None = None,
+) -> Sums:
     """One row's sums ``P(e)``, then ``P(cause c present, e)`` and ``P(cause c producing the
-    numbness, e)`` for each of ``causes`` (default: every cause; the columns of ``_engine._sums``),
-    as ``np.longdouble`` ``(1 + K, 1 + 2 len(causes))``: row 0 the whole evidence, row ``1 + i`` the
-    evidence without ``left_out[i]`` (see :func:`_problem`); and the most roundings on any path.
-    ``arithmetic``: see :func:`_problem`."""
+    numbness, e)`` for each of ``causes`` (default: every cause; the columns of ``_engine._sums``):
+    row 0 the whole evidence, row ``1 + i`` the evidence without ``left_out[i]`` (see
+    :func:`_problem`). ``arithmetic``: see :func:`_problem`.
+
+    Raises
+    ------
+    InferenceLimitError
+        The elimination would do more than ``max_work`` (default ``MAX_WORK``; checked before any
+        arithmetic).
+    """
     problem = _problem(model, upper, findings, side, arithmetic, left_out)
+    order, work = _order([f.scope for f in problem.factors], problem.cards)
+    max_work = MAX_WORK if max_work is None else max_work
+    if work > max_work:
+        raise InferenceLimitError(
+            f"exact inference over the findings' choices needs tables of {work} entries in all (more "
+            f"than {max_work:.0f}); give fewer positive findings in one query"
+        )
     causes = range(len(problem.present)) if causes is None else causes
-    order = _order([f.scope for f in problem.factors], problem.cards)
     factors, steps, last = _forward(problem, order)
     z, grads = _cavities(problem, factors, steps, last, [problem.first_cause + c for c in causes])
     out = [z]
@@ -500,7 +525,7 @@ def sums(
     depth = max(v.depth for v in out)
     batch = max(len(v.hi) for v in out)
     total = np.stack([np.broadcast_to(_longdouble(v), (batch,)) for v in out], axis=1)
-    return total, depth
+    return Sums(total, depth, work)
 
 
 # smallest normal float64 times 2**106: below it a double-double's low part loses bits to underflow
@@ -517,29 +542,33 @@ def solve(
 ) -> None:
     """Fill ``out`` (as ``_engine._solve``: posteriors then explains, evidence probability, error
     bound, terms) for ``rows`` of ``codes``, each eliminated over its findings' choices; set
-    ``failure`` for a row refused (a table past ``MAX_TABLE_ENTRIES``, or a bound past
-    ``_engine.MAX_ERROR``) or impossible. ``terms`` holds the Quickscore terms the sum stands for.
-    ``left_out`` (one row): where :func:`left_out_sets` allows, ``out["left_out"]`` receives each
-    set's answer as ``_engine.left_out_answers`` gives them (see :func:`_left_out_answers`)."""
+    ``failure`` for a row refused (work past ``MAX_WORK``, or a bound past ``_engine.MAX_ERROR``) or
+    impossible. ``terms`` holds the Quickscore terms the sum stands for. ``left_out`` (one row):
+    where :func:`left_out_sets` allows and the sets' work stays within ``LEFT_OUT_WORK``,
+    ``out["left_out"]`` receives each set's answer as ``_engine.left_out_answers`` gives them (see
+    :func:`_left_out_answers`)."""
     compiled = _engine._compile(model)
     for r in rows:
         upper, findings, side = codes.upper[r], codes.findings[r], int(codes.side[r])
         try:
-            total, depth = sums(model, upper, findings, side, "double_double")
-            absolute, abs_depth = sums(model, upper, findings, side, "absolute")
+            signed = sums(model, upper, findings, side, "double_double")
+            absolute_sums = sums(model, upper, findings, side, "absolute")
         except InferenceLimitError as error:
             failure[r] = error
             continue
-        # the absolute sums were rounded too (float64, non-negative: relative error abs_depth * eps)
-        absolute = absolute.astype(np.float64) * (1 + 2 * abs_depth * float(np.finfo(np.float64).eps))
+        # the absolute sums were rounded too (float64, non-negative: relative error depth * eps)
+        absolute = absolute_sums.total[0].astype(np.float64)
+        absolute *= 1 + 2 * absolute_sums.depth * float(np.finfo(np.float64).eps)
         merged = int(_engine._merged_positives(compiled, _recoded(compiled, findings)))
-        total, absolute = total[0], absolute[0]
+        total = signed.total[0]
         if absolute[0] == 0:
             failure[r] = ImpossibleEvidenceError(
                 "the model gives this evidence probability zero (no combination of causes explains it)"
             )
             continue
-        ok, ratios, bound = _engine._bounded_in(total[None], absolute[None], float(depth), np.longdouble, True, merged)
+        ok, ratios, bound = _engine._bounded_in(
+            total[None], absolute[None], float(signed.depth), np.longdouble, True, merged
+        )
         if not ok[0] or abs(float(total[0])) < UNDERFLOW or bound[0] > _engine.MAX_ERROR:
             failure[r] = InferenceLimitError(
                 "exact inference over the findings' choices lost precision on this evidence (error "
@@ -553,10 +582,10 @@ def solve(
         if (
             left_out is not None
             and len(rows) == 1
-            and len(left_out.subsets) < MAX_LEFT_OUT_SETS
+            and len(left_out.subsets) * signed.work <= LEFT_OUT_WORK
             and left_out_sets(model, findings, left_out.subsets)
         ):
-            out["left_out"] = _left_out_answers(model, upper, findings, side, left_out, absolute, merged)
+            out["left_out"] = _left_out_answers(model, upper, findings, side, left_out, absolute, merged, signed.work)
 
 
 def _left_out_answers(
@@ -567,21 +596,36 @@ def _left_out_answers(
     request: _engine.LeftOut,
     absolute: np.ndarray,
     merged: int,
+    work: int,
 ) -> list[tuple[np.ndarray, float] | None]:
-    """Each set of ``request``'s answer (or None past its target), from one elimination of every set
-    at once in ``np.longdouble``, for the asked causes alone: the re-checks' looser target allows it
+    """Each set of ``request``'s answer (or None past its target), from eliminations of the sets
+    together in ``np.longdouble``, for the asked causes alone: the re-checks' looser target allows it
     where many positives cancel (at 20 positives the bound is about 1e-7), at a fraction of
-    double-double's cost. A set's monomials are among the whole evidence's (its findings' choices
+    double-double's cost. The sets go in groups whose tables stay within ``LEFT_OUT_BATCH_ENTRIES``
+    (``work``: one set's). A set's monomials are among the whole evidence's (its findings' choices
     fixed to "left out"), so the whole evidence's ``absolute`` sums bound each set's."""
     n_causes = len(model.causes)
     columns = _engine._left_out_columns(request.causes, n_causes)
-    total, depth = sums(model, upper, findings, side, "extended", request.subsets, request.causes)
-    return [
-        _engine._left_out_row(
-            total[1 + i], absolute[columns], float(depth), np.longdouble, False, merged, request, n_causes
-        )[0]
-        for i in range(len(request.subsets))
-    ]
+    # each group's tables carry the whole evidence too (entry 0 of the batch axis)
+    group = max(1, LEFT_OUT_BATCH_ENTRIES // max(work, 1) - 1)
+    answers: list[tuple[np.ndarray, float] | None] = []
+    for start in range(0, len(request.subsets), group):
+        subsets = request.subsets[start : start + group]
+        batch = sums(model, upper, findings, side, "extended", subsets, request.causes, max_work=float("inf"))
+        answers.extend(
+            _engine._left_out_row(
+                batch.total[1 + i],
+                absolute[columns],
+                float(batch.depth),
+                np.longdouble,
+                False,
+                merged,
+                request,
+                n_causes,
+            )[0]
+            for i in range(len(subsets))
+        )
+    return answers
 
 
 def _longdouble(v: _Value) -> np.ndarray:

@@ -553,13 +553,18 @@ def left_out_request(model: Model, evidence: Mapping[str, Any]) -> tuple[list[tu
     """The re-checks :func:`triage` may need for ``evidence`` (normalised values), to be answered with
     the evidence itself (``_engine.infer_codes``'s ``left_out``): every non-empty subset of the present
     red-flag findings, in the order the triage reads them, and the ``_engine.LeftOut`` of their finding
-    indices and the thresholds' causes; None where no red-flag finding is present, or the model lacks
-    one."""
+    indices and the thresholds' causes; None where no red-flag finding is present, the model lacks
+    one, or the signs the evidence fires already reach the thresholds' most urgent level (then no
+    re-check can raise the level)."""
     from ._engine import LeftOut
 
     rules = _rules(model)
-    present = [f for f in rules.red_flag_finding_names if _present(model.knowledge, evidence, f)]
+    kb = model.knowledge
+    present = [f for f in rules.red_flag_finding_names if _present(kb, evidence, f)]
     if not present or any(name not in model.finding_index for name in present):
+        return None
+    highest = max((level_rank(t.level) for t in rules.thresholds), default=0)
+    if max((level_rank(s.level) for s in rules.signs if _fires(s, kb, evidence)), default=0) >= highest:
         return None
     subsets = [s for size in range(1, len(present) + 1) for s in itertools.combinations(present, size)]
     causes = sorted({model.cause_index[t.cause] for t in rules.thresholds if t.cause in model.cause_index})
