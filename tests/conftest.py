@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -38,6 +40,20 @@ def priors_copy(tmp_path: Path) -> Path:
     target = tmp_path / "priors"
     shutil.copytree(priors_dir(), target)
     return target
+
+
+@contextlib.contextmanager
+def quickscore_only() -> Iterator[None]:
+    """Every row to Quickscore (``numbdx._engine``), none to the elimination over the findings'
+    choices (``_engine._by_choices``): to test Quickscore past the thresholds that would send rows
+    there, or to have it as the other method's reference."""
+    from numbdx import _engine
+
+    names = ("CHOICES_FROM_TERMS", "CHOICES_FROM_TERMS_KERNEL", "AUTO_EXACT_POSITIVES", "AUTO_EXACT_POSITIVES_KERNEL")
+    with pytest.MonkeyPatch.context() as patch:
+        for name in names:
+            patch.setattr(_engine, name, float("inf"))
+        yield
 
 
 def edit_file(path: Path, old: str, new: str) -> None:

@@ -13,6 +13,7 @@ from numbdx._evidence import normalise
 from numbdx._exceptions import ImpossibleEvidenceError, InferenceLimitError
 
 from ._oracle import brute_force
+from .conftest import quickscore_only
 from .strategies import SUBMODEL_CAUSES, many_positives, submodel_and_evidence
 
 # the k-sweep's twenty positives (benchmarks/_common.py), with its context and negatives
@@ -89,9 +90,7 @@ def test_agrees_with_quickscore(evidence):
         normalised = normalise(model, evidence)
     except ImpossibleEvidenceError:
         return
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(_engine, "CHOICES_FROM_TERMS", float("inf"))
-        patch.setattr(_engine, "CHOICES_FROM_TERMS_KERNEL", float("inf"))
+    with quickscore_only():
         reference = _engine.infer_codes(model, _engine.codes_from_evidence(model, [normalised]), method="exact")
     got, bound, failure, _ = _solve(model, evidence)
     if reference.failure[0] is not None:
@@ -187,3 +186,21 @@ def test_extended_precision_alone_would_miss_the_target():
     if eps > 2.0**-60:  # np.longdouble is float64 here, or IEEE quad: nothing to compare
         pytest.skip("needs x87 extended precision")
     assert eps * depth * float(absolute[0, 0] / extended[0, 0]) > _engine.TARGET_ERROR
+
+
+def test_rows_past_quickscores_count_of_positives_go_to_the_choices(monkeypatch):
+    """``_engine._by_choices``: beside the terms, the count of positives of more than one term that
+    Quickscore is tried on (``AUTO_EXACT_POSITIVES`` on numpy) sends a row here; one fewer does not."""
+    from numbdx import _kernel
+
+    model = numbdx.load_model()
+    compiled = _engine._compile(model)
+    monkeypatch.setattr(_engine, "CHOICES_FROM_TERMS", float("inf"))
+    names = [n for n in TWENTY if TWENTY[n] is True and n not in ("diabetes", "overweight")]
+    codes = _engine.codes_from_evidence(model, [normalise(model, {"age": 58, **dict.fromkeys(names, True)})])
+    expanding = _engine._expanding_positives(compiled, codes.findings)[0]
+    assert expanding > _engine.AUTO_EXACT_POSITIVES
+    with _kernel.use("numpy"):
+        assert _engine._by_choices(compiled, codes)[0]
+        monkeypatch.setattr(_engine, "AUTO_EXACT_POSITIVES", int(expanding))
+        assert not _engine._by_choices(compiled, codes)[0]

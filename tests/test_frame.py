@@ -121,17 +121,18 @@ def test_unknown_column_is_an_error():
 def test_blocks_of_rows_change_no_number_and_name_the_failing_row(monkeypatch):
     """``infer_frame`` scores a long frame a block of rows at a time (to bound its memory): the
     numbers are bitwise those of one block, and a row the engine refuses is named by its own label."""
-    from numbdx import InferenceLimitError, _frame
+    from numbdx import InferenceLimitError, _choice_elimination, _frame
 
     many = dict.fromkeys([f.name for f in MODEL.findings if f.kind == "binary" and not f.gated][:20], True)
     rows = [
         {"age": 40, "numb_toes": True},
         {"sex": "female", "numb_heel": True, "swelling": False},
         {"age": 70, "smoking": True, "pain_worse_walking": True},
-        {"age": 50, **many},  # 20 positive findings: past what method="exact" answers
+        {"age": 50, **many},  # 20 positive findings: refused below (no work allowed over their choices)
         {"diabetes": True, "burning": True, "tingling": True},
     ]
     frame = pd.DataFrame(rows, index=[f"p{i}" for i in range(len(rows))])
+    monkeypatch.setattr(_choice_elimination, "MAX_WORK", 0)
     whole = numbdx.infer_frame(frame, method="exact", errors="nan")
     monkeypatch.setattr(_frame, "FRAME_BLOCK_ROWS", 2)
     blocked = numbdx.infer_frame(frame, method="exact", errors="nan")

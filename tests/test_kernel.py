@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 import numbdx
 from numbdx import _engine, _kernel
 
+from .conftest import quickscore_only
 from .strategies import evidence, possible_codes
 
 pytest.importorskip("numba", reason="the numba extra is not installed (pip install 'numbdx[numba]')")
@@ -575,12 +576,12 @@ def test_warming_loads_both_precisions_kernels(monkeypatch):
     assert bool(masked) == EXTENDED  # the triage's re-check in double-double
 
 
-def test_more_positives_are_tried_exactly_on_the_kernels():
-    """With ``method="auto"``, 13 positives of two terms each go to sampling on numpy but are tried
-    exactly on the kernels: up to ``AUTO_EXACT_POSITIVES_KERNEL`` for frames, and for one patient as
-    many as ``MAX_TERMS`` allows where its extended precision runs from exact inputs. A positive of
-    one term (only_at_night: one cause) is not counted. This patient's exact answer is within the
-    sampled one's error bound of it."""
+def test_many_positives_are_exact_on_numpy_and_on_the_kernels_by_two_methods():
+    """13 positives of two terms each (8,192 terms): on numpy past ``AUTO_EXACT_POSITIVES`` and
+    ``CHOICES_FROM_TERMS``, so eliminated over the findings' choices; on the kernels within
+    ``AUTO_EXACT_POSITIVES_KERNEL`` and ``CHOICES_FROM_TERMS_KERNEL``, so Quickscore. A positive of
+    one term (only_at_night: one cause) is not counted. Both answers are exact and agree within
+    their bounds, and the sampled one lies within its own bound of them."""
     positives = [
         "numb_toes", "tingling", "burning", "numb_foot_sole", "aching_pain", "cramps_convulsions", "heaviness",
         "swelling", "chronic_fatigue", "difficulty_walking", "weakness", "only_at_night", "coldness", "back_pain",
@@ -588,33 +589,41 @@ def test_more_positives_are_tried_exactly_on_the_kernels():
     from numbdx._evidence import normalise
 
     ev = {"age": 58, "sex": "female", "diabetes": True, "overweight": True, **dict.fromkeys(positives, True)}
+    compiled = _engine._compile(MODEL)
     codes = _engine.codes_from_evidence(MODEL, [normalise(MODEL, ev)])
-    counted = _engine._expanding_positives(_engine._compile(MODEL), codes.findings)[0]
+    counted = _engine._expanding_positives(compiled, codes.findings)[0]
     assert counted == len(positives) - 1
     assert _engine.AUTO_EXACT_POSITIVES < counted <= _engine.AUTO_EXACT_POSITIVES_KERNEL
-    assert _engine.AUTO_EXACT_POSITIVES_EXACT_INPUTS is None
+    assert _engine.CHOICES_FROM_TERMS < _engine.row_terms(compiled, codes.findings[0], int(codes.side[0]))
+    frame = _engine.Codes(codes.upper, codes.findings, codes.side, True)
     with _kernel.use("numpy"):
-        assert _engine.auto_exact_positives() == _engine.AUTO_EXACT_POSITIVES
-        sampled = numbdx.infer(ev)
+        assert _engine._by_choices(compiled, codes)[0] and _engine._by_choices(compiled, frame)[0]
+        by_choices = numbdx.infer(ev)
     with _kernel.use("numba"):
-        assert _engine.auto_exact_positives(shared=True) == _engine.AUTO_EXACT_POSITIVES_KERNEL
-        one_patient = _engine.AUTO_EXACT_POSITIVES_EXACT_INPUTS if EXTENDED else _engine.AUTO_EXACT_POSITIVES_KERNEL
-        assert _engine.auto_exact_positives() == one_patient
-        exact = numbdx.infer(ev)
-    assert sampled.method == "importance_sampling" and exact.method == "exact"
+        assert not _engine._by_choices(compiled, codes)[0] and not _engine._by_choices(compiled, frame)[0]
+        quickscore = numbdx.infer(ev)
+        sampled = numbdx.infer(ev, method="sampling")
+    assert by_choices.method == quickscore.method == "exact" and sampled.method == "importance_sampling"
     # two positives expanded in order (numb_foot_sole, only_at_night) carry their multiplier's rounding
-    assert exact.error_bound <= (1e-15 + 2 * _engine.MERGED_ROUNDING if EXTENDED else 1e-6)
-    for cause in exact:
+    assert by_choices.error_bound <= 1e-15 + 2 * _engine.MERGED_ROUNDING
+    assert quickscore.error_bound <= (1e-15 + 2 * _engine.MERGED_ROUNDING if EXTENDED else 1e-6)
+    for cause in quickscore:
         for quantity in ("posterior", "explains"):
-            difference = abs(getattr(cause, quantity) - getattr(sampled[cause.name], quantity))
-            assert difference <= sampled.error_bound + exact.error_bound, (cause.name, quantity)
+            value = getattr(cause, quantity)
+            assert abs(value - getattr(by_choices[cause.name], quantity)) <= (
+                quickscore.error_bound + by_choices.error_bound
+            ), (cause.name, quantity)
+            difference = abs(value - getattr(sampled[cause.name], quantity))
+            assert difference <= sampled.error_bound + quickscore.error_bound, (cause.name, quantity)
 
 
 @pytest.mark.skipif(not EXTENDED, reason="numpy has no extended precision here: no double-double kernel")
 def test_one_patient_past_sixteen_positives_is_exact_where_the_terms_fit():
     """Twenty positives, six of them with at most one cause (one term each): 65,536 terms, within the
-    budget. One patient from exact inputs is then answered exactly (no count of positives sends it
-    to sampling), and the answer is within the sampled one's error bound of it."""
+    budget. One patient from exact inputs is then answered exactly by Quickscore (no count of
+    positives takes it elsewhere; by default, past ``CHOICES_FROM_TERMS_KERNEL``, the row goes to the
+    elimination over its choices, whose answer it matches), and the answer is within the sampled
+    one's error bound of it."""
     from numbdx._evidence import normalise
 
     positives = [
@@ -629,13 +638,18 @@ def test_one_patient_past_sixteen_positives_is_exact_where_the_terms_fit():
     assert _engine.row_terms(compiled, codes.findings[0], int(codes.side[0])) == _engine.MAX_TERMS
     assert _engine._expanding_positives(compiled, codes.findings)[0] == 14
     with _kernel.use("numba"):
-        exact = numbdx.infer(ev)
+        by_choices = numbdx.infer(ev)
+        with quickscore_only():
+            exact = numbdx.infer(ev)
         sampled = numbdx.infer(ev, method="sampling")
-    assert exact.method == "exact" and exact.error_bound <= 1e-14
+    assert exact.method == by_choices.method == "exact" and exact.error_bound <= 1e-14
     for cause in exact:
         for quantity in ("posterior", "explains"):
-            difference = abs(getattr(cause, quantity) - getattr(sampled[cause.name], quantity))
+            value = getattr(cause, quantity)
+            difference = abs(value - getattr(sampled[cause.name], quantity))
             assert difference <= sampled.error_bound + exact.error_bound, (cause.name, quantity)
+            other = getattr(by_choices[cause.name], quantity)
+            assert abs(value - other) <= exact.error_bound + by_choices.error_bound, (cause.name, quantity)
 
 
 # four causes whose findings include 14 common positives with two causes or more: brute force
@@ -655,10 +669,6 @@ def test_exact_inputs_keep_many_cancelling_positives_within_a_tight_bound(monkey
 
     from ._oracle import brute_force
 
-    # Quickscore's exact inputs are what this tests: past CHOICES_FROM_TERMS the row would be
-    # eliminated over its choices instead (tests/test_choice_elimination.py)
-    monkeypatch.setattr(_engine, "CHOICES_FROM_TERMS", float("inf"))
-    monkeypatch.setattr(_engine, "CHOICES_FROM_TERMS_KERNEL", float("inf"))
     sub = MODEL.submodel(list(MANY_SIGNED))
     compiled = _engine._compile(sub)
     cancelling = [
@@ -675,7 +685,9 @@ def test_exact_inputs_keep_many_cancelling_positives_within_a_tight_bound(monkey
 
     def answer(choice: str) -> _engine.Answer:
         sub.__dict__.pop("_factor_cache", None)
-        with _kernel.use(choice):
+        # Quickscore's exact inputs are what this tests: by default the row would be eliminated over
+        # its choices instead (tests/test_choice_elimination.py)
+        with _kernel.use(choice), quickscore_only():
             got = _engine.infer_codes(sub, codes, method="exact")
         assert got.failure[0] is None and got.terms[0] == 2**15  # the side finding's two
         for value, truth in ((got.posterior[0], present), (got.explains[0], explains)):
@@ -732,7 +744,8 @@ def test_rare_positives_are_signed_where_only_that_fits_the_term_budget(monkeypa
     and the answer
     from exact inputs agrees with brute-force enumeration within its bound. A rare positive with two
     causes (cramps here) is never re-coded: its expansion has no more terms than the signed one.
-    Frames, and numpy, keep the cancellation-free expansion, and exact inference then refuses."""
+    Frames, and numpy, keep the cancellation-free expansion; past the term budget numpy's row is
+    eliminated over its findings' choices, which agrees with brute force as well."""
     from numbdx._evidence import normalise
 
     from ._oracle import brute_force
@@ -767,8 +780,12 @@ def test_rare_positives_are_signed_where_only_that_fits_the_term_budget(monkeypa
         assert np.abs(value - truth).max() <= answer.error_bound[0] + 1e-13  # brute force's own rounding
     with _kernel.use("numpy"):
         assert _engine._signed_rare(compiled, codes) is codes
-        refused = _engine.infer_codes(sub, codes, method="exact")
-    assert isinstance(refused.failure[0], numbdx.InferenceLimitError)
+        # past CHOICES_FROM_TERMS: eliminated over the findings' choices instead, exactly too
+        assert _engine._by_choices(compiled, codes)[0]
+        by_choices = _engine.infer_codes(sub, codes, method="exact")
+    assert by_choices.failure[0] is None and by_choices.error_bound[0] <= 1e-15
+    for value, truth in ((by_choices.posterior[0], present), (by_choices.explains[0], explains)):
+        assert np.abs(value - truth).max() <= by_choices.error_bound[0] + 1e-13
 
 
 @pytest.mark.skipif(not EXTENDED, reason="numpy has no extended precision here: no double-double kernel")

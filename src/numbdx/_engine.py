@@ -72,20 +72,19 @@ from ._model import Model
 TARGET_ERROR = 1e-9  # the agreement the tests demand; the bound is conservative
 MAX_ERROR = 1e-6
 MAX_TERMS = 1 << 16
-# with method="auto", rows with more positive findings than this are answered by sampling without an
-# exact attempt: on numpy, at 12 the exact answer takes about 1 s, and from 13 it mostly fails the
-# precision guard. On the compiled kernels, 20 rows of 13 random positives each took 0.25 s on average
-# exact first (75% answered exactly, the rest sampled after) against 0.48 s sampled; at 14, 0.48
-# against 0.42 s with 45% exact (at 36f99c0), so the kernels try exact up to 13
+# rows with more positive findings than this are not tried by Quickscore but eliminated over their
+# findings' choices (_by_choices). Measured before that path existed, with method="auto": on numpy,
+# at 12 the exact answer took about 1 s, and from 13 it mostly failed the precision guard; on the
+# compiled kernels, 20 rows of 13 random positives each took 0.25 s on average exact first (75%
+# answered exactly, the rest sampled after) against 0.48 s sampled; at 14, 0.48 against 0.42 s with
+# 45% exact (at 36f99c0), so the kernels try Quickscore up to 13
 AUTO_EXACT_POSITIVES = 12
 AUTO_EXACT_POSITIVES_KERNEL = 13
 # one patient on the kernels in double-double from exact inputs (_exact_inputs) keeps its precision
-# however many positives, so no count of positives sends it to sampling (None): every row whose terms
-# fit in MAX_TERMS is tried exactly (16 positives of two terms each, rare ones expanded with signs
-# where needed: _signed_rare; more where some take one term), and rows past it are refused at once,
-# then sampled. On 11 random patients each of 14 and 15 positives, infer answered all exactly in a
-# median 0.11 and 0.25 s, against 0.41 and 0.76 s sampled; at 16 none fit (the side finding doubles
-# the terms), at 0.69 against 0.64 s (at 8fe3522)
+# however many positives, so no count of positives takes it from Quickscore (None): its terms alone
+# decide (CHOICES_FROM_TERMS_KERNEL, rare positives expanded with signs where needed: _signed_rare).
+# On 11 random patients each of 14 and 15 positives, infer answered all exactly in a median 0.11 and
+# 0.25 s, against 0.41 and 0.76 s sampled (at 8fe3522)
 AUTO_EXACT_POSITIVES_EXACT_INPUTS = None
 # The counts above are of positives that multiply the terms (more than one term each): a positive with
 # at most one cause is one term, and adds neither cost nor cancellation.
@@ -1942,26 +1941,12 @@ def _infer_unique(
             refused = [r for r in rows if isinstance(failure[r], InferenceLimitError)]
             _sample(model, compiled, codes, np.array(refused, dtype=np.int64), out, failure, used)
         return _finish(model, compiled, codes, with_prior, out, failure, used)
-    n_positive = (codes.findings >= 1).sum(axis=1)
-    limit = None
-    if method == "sampling":
-        limit = 0
-    elif method == "auto" and (n_positive > AUTO_EXACT_POSITIVES).any():  # counted as below, or more
-        n_positive = _expanding_positives(compiled, codes.findings)
-        if (n_positive > AUTO_EXACT_POSITIVES).any():
-            limit = auto_exact_positives(codes.shared)  # numba is imported here only: such rows run on it anyway
-    if limit is not None and (n_positive > limit).any():
-        # rows past what exact inference does in about a second go straight to sampling
-        sampled = np.flatnonzero(n_positive > limit)
+    sampled = np.flatnonzero((codes.findings >= 1).any(axis=1)) if method == "sampling" else ()
+    if len(sampled):
+        # every row with a positive finding is sampled; the others are exact at once
         exact_rows = np.setdiff1d(np.arange(n_rows), sampled)
         if len(exact_rows):
-            sub = _infer_unique(
-                model,
-                codes.take(exact_rows),
-                False,
-                "exact" if method == "sampling" else method,
-                target_error,
-            )
+            sub = _infer_unique(model, codes.take(exact_rows), False, "exact", target_error)
             out["posterior"][exact_rows] = np.concatenate([sub.posterior, sub.explains], axis=1)
             for key in ("evidence_probability", "error_bound", "terms"):
                 out[key][exact_rows] = getattr(sub, key)
@@ -2001,15 +1986,20 @@ def _infer_unique(
 def _by_choices(compiled: _Compiled, codes: Codes) -> np.ndarray:
     """``(R,)`` bool: the rows eliminated over their findings' choices (``_choice_elimination``)
     rather than by Quickscore: those whose terms are more than ``CHOICES_FROM_TERMS`` (on the
-    kernels ``CHOICES_FROM_TERMS_KERNEL``). Asks for the kernels only where some row is past the
-    lower of the two."""
+    kernels ``CHOICES_FROM_TERMS_KERNEL``), and those with more positives of more than one term than
+    Quickscore is tried on (:func:`auto_exact_positives`: it would miss the precision guard or take
+    longer than sampling). Asks for the kernels only where some row is past the lower bound."""
     findings = codes.findings
     width = np.where(findings >= 0, compiled.width[np.arange(findings.shape[1]), np.maximum(findings, 0)], 1)
     side_terms = np.array([len(t) for t in compiled.side_terms], dtype=np.float64)
     terms = side_terms[codes.side] * np.prod(width, axis=1, dtype=np.float64)  # as row_terms
-    past = terms > CHOICES_FROM_TERMS
+    expanding = _expanding_positives(compiled, findings)
+    past = (terms > CHOICES_FROM_TERMS) | (expanding > AUTO_EXACT_POSITIVES)
     if past.any() and _kernel.active() == "numba":
+        limit = auto_exact_positives(codes.shared)
         past = terms > CHOICES_FROM_TERMS_KERNEL
+        if limit is not None:
+            past |= expanding > limit
     return past
 
 
@@ -2022,10 +2012,11 @@ def _expanding_positives(compiled: _Compiled, findings: np.ndarray) -> np.ndarra
 
 
 def auto_exact_positives(shared: bool = False) -> int | None:
-    """With ``method="auto"``, the most positive findings of more than one term a row may have and
-    still be tried exactly: ``AUTO_EXACT_POSITIVES``, or on the compiled kernels
-    ``AUTO_EXACT_POSITIVES_KERNEL``; None (the term budget alone decides) where one patient's
-    extended precision runs from exact inputs (:func:`_exact_inputs`; not for frames, ``shared``)."""
+    """The most positive findings of more than one term a row may have and still go to Quickscore
+    (more go to the elimination over the findings' choices, :func:`_by_choices`):
+    ``AUTO_EXACT_POSITIVES``, or on the compiled kernels ``AUTO_EXACT_POSITIVES_KERNEL``; None (the
+    terms alone decide) where one patient's extended precision runs from exact inputs
+    (:func:`_exact_inputs`; not for frames, ``shared``)."""
     if _kernel.active() != "numba":
         return AUTO_EXACT_POSITIVES
     if not shared and _kernel.double_double(np.longdouble):
