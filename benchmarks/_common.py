@@ -296,6 +296,50 @@ def method_floor_seconds(model: Any, evidence: Mapping[str, Any], terms: int) ->
     return terms * forward_madds_per_term(plan, causes) / madd_rate(terms * widest)
 
 
+def by_choices(model: Any, evidence: Mapping[str, Any]) -> bool | None:
+    """Whether numbdx eliminates ``evidence`` over its findings' choices rather than by Quickscore
+    (``_engine._by_choices``, for one patient with the kernels as now loaded); None if the engine's
+    internals changed."""
+    try:
+        from numbdx import _engine
+        from numbdx._evidence import normalise
+
+        codes = _engine.codes_from_evidence(model, [normalise(model, dict(evidence))])
+        return bool(_engine._by_choices(_engine._compile(model), codes)[0])
+    except (AttributeError, TypeError, ValueError):
+        return None
+
+
+def choice_floor_seconds(model: Any, evidence: Mapping[str, Any]) -> float | None:
+    """The floor of numbdx's elimination over the findings' choices for ``evidence``: its forward
+    pass's multiply-adds, one per operand and entry of each step's product table (the order numbdx
+    takes, ``_choice_elimination._order``), at this machine's rate for arrays of its largest table.
+    Counted in float64; numbdx runs it in double-double (some 20 float64 operations per
+    multiply-add), twice (signed, then absolute values for the bound), and adds a backward pass for
+    the posteriors, so it cannot come near this. None if the engine's internals changed."""
+    try:
+        from numbdx import _choice_elimination, _engine
+        from numbdx._evidence import normalise
+
+        codes = _engine.codes_from_evidence(model, [normalise(model, dict(evidence))])
+        problem = _choice_elimination._problem(model, codes.upper[0], codes.findings[0], int(codes.side[0]), "absolute")
+        order, _work = _choice_elimination._order([f.scope for f in problem.factors], problem.cards)
+    except (AttributeError, TypeError, ValueError):
+        return None
+    scopes = [set(f.scope) for f in problem.factors]
+    madds, widest = 0, 1
+    for v in order:
+        operands = [sc for sc in scopes if v in sc]
+        union = set().union(*operands)
+        size = 1
+        for u in union:
+            size *= problem.cards[u]
+        madds += size * len(operands)
+        widest = max(widest, size)
+        scopes = [sc for sc in scopes if v not in sc] + [union - {v}]
+    return madds / madd_rate(widest)
+
+
 def forward_madds_per_term(plan: Any, causes: Sequence[Any]) -> int:
     """One term's forward elimination of the risk-factor layer, in multiply-adds, for the engine's
     ``plan`` and cause factors (``_engine._factors``): 2 per entry of each cause's factor, and per step

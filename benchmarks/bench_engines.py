@@ -83,6 +83,7 @@ class Row:
     refs: dict[str, RefResult] = field(default_factory=dict)
     floor: float | None = None
     method_floor: float | None = None
+    choices: bool = False  # numbdx eliminated it over the findings' choices (method_floor is then that's)
 
     def ratio(self, engine: str) -> float | None:
         ref = self.refs.get(engine)
@@ -130,6 +131,15 @@ def measure_work(model: numbdx.Model, evidence: dict[str, Any]) -> tuple[int, in
     return qs, terms, seconds
 
 
+def measure_method_floor(model: numbdx.Model, evidence: dict[str, Any], terms: int | None) -> dict[str, Any]:
+    """The tighter floor of the method numbdx takes for ``evidence`` (``Row.method_floor`` and
+    ``Row.choices``): Quickscore's with the risk-factor layer, or the elimination over the findings'
+    choices' forward pass."""
+    if _common.by_choices(model, evidence):
+        return {"method_floor": _common.choice_floor_seconds(model, evidence), "choices": True}
+    return {"method_floor": method_floor_seconds(model, evidence, terms) if terms else None}
+
+
 def run_references(
     causes: list[str] | None, cases: list[dict[str, Any]], args: argparse.Namespace, *, skip: bool
 ) -> dict[str, list[RefResult]]:
@@ -175,7 +185,7 @@ def sweep(full: numbdx.Model, args: argparse.Namespace) -> list[Row]:
                     terms,
                     measure_numbdx(model, evidence, args),
                     floor=floor,
-                    method_floor=method_floor_seconds(model, evidence, terms) if terms else None,
+                    **measure_method_floor(model, evidence, terms),
                 )
             )
         refs = run_references(causes, cases, args, skip=args.quick)
@@ -202,7 +212,7 @@ def articles(full: numbdx.Model, args: argparse.Namespace) -> list[Row]:
                 terms,
                 measure_numbdx(full, evidence, args),
                 floor=floor,
-                method_floor=method_floor_seconds(full, evidence, terms) if terms else None,
+                **measure_method_floor(full, evidence, terms),
             )
         )
         cases.append({"label": name, "evidence": evidence})
@@ -222,12 +232,15 @@ def _cell(ref: RefResult | None) -> str:
     return fmt_times(ref.times) if ref.ok else ref.status
 
 
-def _numbdx_cell(t: Timing) -> str:
+def _numbdx_cell(r: Row) -> str:
+    t = r.numbdx
     if not t.ok:
         return describe_error(t.error) if t.error else "n/a"
     method = getattr(t.result, "method", "exact")
     # past the exact limit numbdx samples: say so, with its bound (the floor ratio is then not exact work)
-    return fmt_times(t.times) + ("" if method == "exact" else f" (sampled, +-{t.result.error_bound:.3f})")
+    if method != "exact":
+        return fmt_times(t.times) + f" (sampled, +-{t.result.error_bound:.3f})"
+    return fmt_times(t.times) + (" (choices)" if r.choices else "")
 
 
 def table(rows: list[Row], engines: list[str], *, sweep_layout: bool) -> str:
@@ -238,7 +251,7 @@ def table(rows: list[Row], engines: list[str], *, sweep_layout: bool) -> str:
     out = []
     for r in rows:
         cells: list[Any] = [r.model, r.causes, r.k, r.kept] if sweep_layout else [r.case, r.kept]
-        cells += [fmt_count(r.qs_terms), fmt_count(r.terms), _numbdx_cell(r.numbdx)]
+        cells += [fmt_count(r.qs_terms), fmt_count(r.terms), _numbdx_cell(r)]
         cells += [_cell(r.refs.get(e)) for e in engines]
         cells += [fmt_ratio(r.ratio(e)) for e in engines]
         diff = r.max_diff()
@@ -368,7 +381,10 @@ def main(argv: list[str] | None = None) -> None:
         print("Engines: " + "; ".join(f"{LABELS[e]} = {NOTES[e]}" for e in args.engines) + ".")
     print(
         "numbdx answers marked (sampled, +-b) came from importance sampling past the exact limit, with "
-        "error bound b; their floor ratio compares them with the exact method's arithmetic. "
+        "error bound b; their floor ratio compares them with the exact method's arithmetic. Those marked "
+        "(choices) were answered exactly by eliminating the findings' choices as variables (many "
+        "positives): the floor (Quickscore's) is not their arithmetic and they can go below it; the floor "
+        "incl. risk factors is then that elimination's forward pass in float64. "
         "QS terms: Quickscore terms for the evidence (the floor's T; one for a positive with at most one "
         "cause); numbdx terms: the terms numbdx reports (more where it expands rare findings with three "
         "causes or more without cancellation).\n"

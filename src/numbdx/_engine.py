@@ -52,6 +52,13 @@ a term budget) and it is computed again; past that the engine refuses rather tha
 One patient on the kernels runs its extended precision from exact inputs (``_exact_inputs``), whose
 bound counts in double-double's unit; its rare positives may then be expanded with signs to fit the
 term budget (``_signed_rare``).
+
+Many positives: the terms double with each positive, so rows past ``CHOICES_FROM_TERMS`` terms
+(``CHOICES_FROM_TERMS_KERNEL`` on the kernels), or past the count of positives Quickscore is tried
+on (``auto_exact_positives``), are not summed term by term: ``_choice_elimination`` eliminates each
+finding's choice as a variable together with the upper layer, in double-double, with the same kind of
+bound. Its cost is the size of its tables (known before any arithmetic; past its ``MAX_WORK`` the row
+is refused, and with ``method="auto"`` sampled).
 """
 
 from __future__ import annotations

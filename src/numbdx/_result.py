@@ -77,8 +77,10 @@ class Differential:
     model_identity : dict
         ``package_version`` and ``priors_sha256`` of the model that answered.
     method : str
-        How the answer was computed: ``"exact"`` (Quickscore with exact elimination) or
-        ``"importance_sampling"`` (past the exact limit; see :func:`numbdx.infer`).
+        How the answer was computed: ``"exact"`` (Quickscore with exact elimination, or for many
+        positive findings the same sum eliminated over the findings' choices; both within
+        ``error_bound`` of the model's probabilities) or ``"importance_sampling"`` (past the exact
+        limit; see :func:`numbdx.infer`).
     error_bound : float
         Bound on the absolute error of any probability: rounding for ``"exact"``; four standard errors
         of the estimate for ``"importance_sampling"``.
