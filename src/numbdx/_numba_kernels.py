@@ -767,3 +767,23 @@ def split_x87(words, powers):
             high, low = -high, -low
         out[0, i], out[1, i] = high, low
     return out
+
+
+# --- double-double arrays for the elimination over the findings' choices (_choice_elimination) --------
+# numpy ufuncs over broadcast operands: the operations of _choice_elimination's numpy _mul and _add in
+# the same order (the product's error exact by fma where numpy's is exact by Dekker's split, so the
+# same value), without numpy's twenty temporaries per operation
+
+
+@numba.guvectorize(
+    ["void(float64, float64, float64, float64, float64[:], float64[:])"], "(),(),(),()->(),()", cache=True
+)
+def dd_mul(ah, al, bh, bl, hi, lo):  # pragma: no cover - compiled
+    hi[0], lo[0] = _mul(ah, al, bh, bl)
+
+
+@numba.guvectorize(
+    ["void(float64, float64, float64, float64, float64[:], float64[:])"], "(),(),(),()->(),()", cache=True
+)
+def dd_add(ah, al, bh, bl, hi, lo):  # pragma: no cover - compiled
+    hi[0], lo[0] = _add_signed(ah, al, bh, bl)
