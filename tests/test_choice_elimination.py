@@ -44,6 +44,19 @@ def _solve(model, evidence, left_out=None):
     return out["posterior"][0], float(out["error_bound"][0]), failure[0], out
 
 
+def _kernels() -> list:
+    """The kernels to run a test on: numpy, and numba where the extra is installed."""
+    return ["numpy", pytest.param("numba", marks=pytest.mark.skipif(not _has_numba(), reason="no numba extra"))]
+
+
+def _has_numba() -> bool:
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 @settings(max_examples=40, deadline=None)
 @given(submodel_and_evidence(max_findings=8))
 def test_agrees_with_brute_force_on_sub_models(case):
@@ -65,16 +78,21 @@ def test_agrees_with_brute_force_on_sub_models(case):
     assert out["evidence_probability"][0] == pytest.approx(p_e, rel=1e-9)
 
 
+@pytest.mark.parametrize("kernel", _kernels())
 @pytest.mark.parametrize("causes", SUBMODEL_CAUSES)
-def test_every_finding_positive_against_enumeration(model, causes):
+def test_every_finding_positive_against_enumeration(model, causes, kernel):
     """The regime it is for: every binary finding a sub-model has given as present (the cancellation
-    grows with each), against enumeration, which sums positive probabilities only."""
+    grows with each), against enumeration, which sums positive probabilities only; in numpy's
+    double-double and in the compiled one."""
+    from numbdx import _kernel
+
     sub = model.submodel(causes)
     positives = [f.name for f in sub.findings if f.kind == "binary"]
     evidence = {"age": 45, "sex": "female", **dict.fromkeys(positives, True)}
     assert len(positives) >= 14
     present, explains, _ = brute_force(sub, normalise(sub, evidence))
-    got, bound, failure, _ = _solve(sub, evidence)
+    with _kernel.use(kernel):
+        got, bound, failure, _ = _solve(sub, evidence)
     assert failure is None and bound <= 1e-12
     n = len(sub.causes)
     np.testing.assert_allclose(got[:n], present, rtol=0, atol=1e-12)
@@ -114,19 +132,6 @@ def test_infer_answers_twenty_positives_exactly():
     assert [c.posterior for c in d.causes] == pytest.approx(
         [got[model.cause_index[c.name]] for c in d.causes], abs=1e-15
     )
-
-
-def _kernels() -> list:
-    """The kernels to run a test on: numpy, and numba where the extra is installed."""
-    return ["numpy", pytest.param("numba", marks=pytest.mark.skipif(not _has_numba(), reason="no numba extra"))]
-
-
-def _has_numba() -> bool:
-    try:
-        import numba  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 @pytest.mark.skipif(not _has_numba(), reason="the numba extra is not installed")
