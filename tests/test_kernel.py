@@ -577,11 +577,12 @@ def test_warming_loads_both_precisions_kernels(monkeypatch):
 
 
 def test_many_positives_are_exact_on_numpy_and_on_the_kernels_by_two_methods():
-    """13 positives of two terms each (8,192 terms): on numpy past ``AUTO_EXACT_POSITIVES`` and
-    ``CHOICES_FROM_TERMS``, so eliminated over the findings' choices; on the kernels within
-    ``AUTO_EXACT_POSITIVES_KERNEL`` and ``CHOICES_FROM_TERMS_KERNEL``, so Quickscore. A positive of
-    one term (only_at_night: one cause) is not counted. Both answers are exact and agree within
-    their bounds, and the sampled one lies within its own bound of them."""
+    """13 positives of two terms each and the side finding's two (16,384 terms): past
+    ``AUTO_EXACT_POSITIVES`` and past ``CHOICES_FROM_TERMS`` and ``CHOICES_FROM_TERMS_KERNEL``, so
+    eliminated over the findings' choices on numpy and on the kernels, one patient or a frame. A
+    positive of one term (only_at_night: one cause) is not counted. Quickscore, made to take it on
+    the kernels, answers exactly too: the two agree within their bounds, and the sampled answer lies
+    within its own bound of them."""
     positives = [
         "numb_toes", "tingling", "burning", "numb_foot_sole", "aching_pain", "cramps_convulsions", "heaviness",
         "swelling", "chronic_fatigue", "difficulty_walking", "weakness", "only_at_night", "coldness", "back_pain",
@@ -594,14 +595,16 @@ def test_many_positives_are_exact_on_numpy_and_on_the_kernels_by_two_methods():
     counted = _engine._expanding_positives(compiled, codes.findings)[0]
     assert counted == len(positives) - 1
     assert _engine.AUTO_EXACT_POSITIVES < counted <= _engine.AUTO_EXACT_POSITIVES_KERNEL
-    assert _engine.CHOICES_FROM_TERMS < _engine.row_terms(compiled, codes.findings[0], int(codes.side[0]))
+    assert _engine.row_terms(compiled, codes.findings[0], int(codes.side[0])) == 2**14
     frame = _engine.Codes(codes.upper, codes.findings, codes.side, True)
     with _kernel.use("numpy"):
         assert _engine._by_choices(compiled, codes)[0] and _engine._by_choices(compiled, frame)[0]
         by_choices = numbdx.infer(ev)
     with _kernel.use("numba"):
-        assert not _engine._by_choices(compiled, codes)[0] and not _engine._by_choices(compiled, frame)[0]
-        quickscore = numbdx.infer(ev)
+        assert _engine._by_choices(compiled, codes)[0] and _engine._by_choices(compiled, frame)[0]
+        with quickscore_only():
+            assert not _engine._by_choices(compiled, codes)[0]
+            quickscore = numbdx.infer(ev)
         sampled = numbdx.infer(ev, method="sampling")
     assert by_choices.method == quickscore.method == "exact" and sampled.method == "importance_sampling"
     # two positives expanded in order (numb_foot_sole, only_at_night) carry their multiplier's rounding

@@ -138,11 +138,12 @@ KERNEL_MIN_TERMS = 256
 COLUMN_CHUNK = 512  # (row, term) pairs per workspace pass of the numpy elimination (measured: 256-4096, 512 best)
 # rows with more Quickscore terms than this are eliminated over their findings' choices instead
 # (_choice_elimination), whose cost grows with its tables, not with 2**k. Measured one patient at a
-# time (median ms, Quickscore / choices): on numpy, 4,096 terms 47 / 55, 8,192 terms 78 / 48; on
-# the kernels, 8,192 terms 31 / 64, 16,384 about 55 / 60, 32,768 108 / 83 (k-sweep and random
-# evidence, at 04f5b2b plus the new module)
-CHOICES_FROM_TERMS = 1 << 12
-CHOICES_FROM_TERMS_KERNEL = 1 << 14
+# time, infer with method="exact" (median ms, Quickscore / choices; k-sweep and random evidence, in
+# one run each, at 45744f3): on numpy, 2,048 terms 56-71 / 49-64, 4,096 108 / 66, 8,192
+# 197-282 / 75-89; on the kernels (compiled double-double for both), 8,192 terms 19-32 / 29-35,
+# 16,384 49-106 / 35-54, 32,768 122 / 42
+CHOICES_FROM_TERMS = 1 << 11
+CHOICES_FROM_TERMS_KERNEL = 1 << 13
 DENSE_KEYS = 1 << 22  # a frame's upper tables are matched to rows through a table this large, else by sorting
 # a frame's upper tables are made for every (context, indicators) combination of a pattern of observed
 # context, once per model, where there are at most this many (the full model: 10 contexts x 3
