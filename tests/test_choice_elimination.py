@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import numbdx
 from numbdx import _choice_elimination, _engine, _triage
@@ -14,7 +15,7 @@ from numbdx._exceptions import ImpossibleEvidenceError, InferenceLimitError
 
 from ._oracle import brute_force
 from .conftest import quickscore_only
-from .strategies import SUBMODEL_CAUSES, many_positives, submodel_and_evidence
+from .strategies import SUBMODEL_CAUSES, evidence, many_positives, possible_codes, submodel_and_evidence
 
 # the k-sweep's twenty positives (benchmarks/_common.py), with its context and negatives
 TWENTY = {
@@ -243,3 +244,30 @@ def test_rows_past_quickscores_count_of_positives_go_to_the_choices(monkeypatch)
         assert _engine._by_choices(compiled, codes)[0]
         monkeypatch.setattr(_engine, "AUTO_EXACT_POSITIVES", int(expanding))
         assert not _engine._by_choices(compiled, codes)[0]
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.one_of(evidence(max_findings=6), many_positives(8, 16)), min_size=1, max_size=6))
+def test_rows_go_to_the_choices_by_their_terms_and_positives(rows):
+    """``_engine._by_choices`` (from the positives alone) against each row's ``row_terms`` and
+    ``_expanding_positives`` on every finding."""
+    from numbdx import _kernel
+
+    model = numbdx.load_model()
+    codes = possible_codes(model, rows)
+    if codes is None:
+        return
+    compiled = _engine._compile(model)
+    terms = np.array([_engine.row_terms(compiled, f, int(s)) for f, s in zip(codes.findings, codes.side)])
+    expanding = _engine._expanding_positives(compiled, codes.findings)
+    # the shipped limits, then each criterion deciding alone
+    alone = (
+        {"CHOICES_FROM_TERMS": 64, "AUTO_EXACT_POSITIVES": 99},
+        {"CHOICES_FROM_TERMS": np.inf, "AUTO_EXACT_POSITIVES": 3},
+    )
+    for limits in ({}, *alone):
+        with _kernel.use("numpy"), pytest.MonkeyPatch.context() as patch:
+            for name, value in limits.items():
+                patch.setattr(_engine, name, value)
+            want = (terms > _engine.CHOICES_FROM_TERMS) | (expanding > _engine.AUTO_EXACT_POSITIVES)
+            np.testing.assert_array_equal(_engine._by_choices(compiled, codes), want)
