@@ -13,14 +13,17 @@ after summing the cause out,
 findings' not-activated and produced ones, ``S`` the side finding's, each a product over the
 findings that vary for ``c``), is a table over the cause's upper-layer scope and those ``X_f``.
 Variable elimination over the upper layer and the ``X_f`` together (greedy smallest-table order)
-then costs the sizes of its tables, not ``2**k`` times the upper layer: on the full model, 20
-positives take about 120,000 table entries where Quickscore needs a million terms of about 150
-products each. Every positive is expanded with signs (two choices) unless its ordered expansion has
-no more choices (at most two causes); the cancellation that brings is what double-double is for.
+then costs the sizes of its tables, not ``2**k`` times the upper layer: on the full model, the
+benchmarks' 20 positives take tables of 242,000 entries in all (the largest 65,536) where Quickscore
+needs 524,288 terms of about 150 products each. The work is known from the order before any
+arithmetic; past ``MAX_WORK`` the row is refused. Every positive is expanded with signs (two
+choices) unless its ordered expansion has no more choices (at most two causes); the cancellation
+that brings is what double-double is for.
 
-Arithmetic: double-double in numpy (Dekker's product, the IEEE-style sum of Hida, Li and Bailey),
-from inputs within double-double rounding of the model's numbers: the upper layer's tables made in
-rationals (``_engine._exact_factors``' route), the choices' float64 numbers as the model defines them.
+Arithmetic: double-double in numpy (Dekker's product, the IEEE-style sum of Hida, Li and Bailey;
+compiled where the ``numba`` kernels run, the same numbers bit for bit), from inputs within
+double-double rounding of the model's numbers: the upper layer's tables made in rationals
+(``_engine._exact_factors``' route), the choices' float64 numbers as the model defines them.
 ``P(cause present, e)`` and ``P(cause producing the numbness, e)`` come from one backward pass: the
 cavity ``dZ/dg_c`` of each cause factor, summed against that factor's present or active part.
 
@@ -101,7 +104,8 @@ def _two_sum(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 # the compiled double-double operations (``_numba_kernels.dd_mul``, ``dd_add``) where the
 # kernels are in use, set by each :func:`sums`: the same operations in the same order, so the same
-# numbers as numpy's below, bit for bit (tested), about ten times faster on large tables
+# numbers as numpy's below, bit for bit (tested), about ten times faster on large tables. Being
+# interchangeable, a thread's call may run on either whatever another thread set
 _compiled: ModuleType | None = None
 
 
