@@ -629,7 +629,9 @@ def triage(
        red-flag findings (every finding any sign names) left out: up to ``2**k - 1`` more inferences
        for ``k`` such findings, run only while a more urgent level is still reachable (for evidence of
        256 terms or more whose such findings are positives expanded with signs, all of them come from
-       one elimination of the whole evidence's terms instead). Hence adding the findings of a red-flag
+       one elimination of the whole evidence's terms instead, or for many positives from one
+       elimination over the findings' choices; none is asked once a sign reaches the most urgent
+       level). Hence adding the findings of a red-flag
        sign to evidence that did not mention them never lowers the level.
     3. **Self-care**: ``"self_care"`` when the top cause by ``explains`` belongs to a self-care group
        (physiological: position, tight shoes, fatigue, pregnancy) and those causes hold at least the
