@@ -323,7 +323,7 @@ def choice_floor_seconds(model: Any, evidence: Mapping[str, Any]) -> float | Non
 
         codes = _engine.codes_from_evidence(model, [normalise(model, dict(evidence))])
         problem = _choice_elimination._problem(model, codes.upper[0], codes.findings[0], int(codes.side[0]), "absolute")
-        order, _work = _choice_elimination._order([f.scope for f in problem.factors], problem.cards)
+        order = _choice_elimination._order([f.scope for f in problem.factors], problem.cards).order
     except (AttributeError, TypeError, ValueError):
         return None
     scopes = [set(f.scope) for f in problem.factors]

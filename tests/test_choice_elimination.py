@@ -207,7 +207,7 @@ def test_infer_takes_the_re_checks_from_the_same_call(monkeypatch):
 def test_work_past_the_limit_falls_back_to_sampling(monkeypatch):
     """Past the work limit: method="exact" raises, method="auto" samples and says so."""
     monkeypatch.setattr(_choice_elimination, "MAX_WORK", 64)
-    with pytest.raises(InferenceLimitError, match="tables of"):
+    with pytest.raises(InferenceLimitError, match="needs work of"):
         numbdx.infer(TWENTY, method="exact")
     d = numbdx.infer(TWENTY)
     assert d.method == "importance_sampling" and d.error_bound > 0

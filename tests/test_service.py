@@ -261,6 +261,25 @@ def test_too_many_positive_findings_get_422_from_the_service_limit(client):
     assert response.status_code == 200
 
 
+def test_twenty_positive_findings_are_answered_exactly_and_twenty_one_refused(client):
+    """/infer's limit is the 20 positives exact inference answers: the benchmarks' k sweep's twenty,
+    with its context, get an exact answer (with the age alone known they would be sampled: summing
+    out sex and the risk factors makes the elimination's tables too large), and one more positive
+    gets 422 before any inference."""
+    positives = [
+        "numb_toes", "tingling", "burning", "numb_foot_sole", "aching_pain", "cramps_convulsions", "heaviness",
+        "swelling", "chronic_fatigue", "difficulty_walking", "weakness", "only_at_night", "coldness", "numb_heel",
+        "pain_worse_walking", "back_pain", "numb_hands", "blood_sugar_high", "emg_abnormal",
+        "blood_biochemistry_abnormal",
+    ]  # fmt: skip
+    assert DEFAULT_POSITIVE_LIMITS["/infer"] == len(positives)
+    context = {"age": 58, "sex": "female", "diabetes": True, "overweight": True, "smoking": False}
+    response = client.post("/infer", json={"evidence": {**context, **dict.fromkeys(positives, True)}})
+    assert response.status_code == 200 and response.json()["method"] == "exact"
+    detail = _refusal(client, "/infer", json={"evidence": {**dict.fromkeys(positives, True), "numb_calf": True}})
+    assert detail[0]["type"] == "inference_limit" and detail[0]["ctx"]["limit"] == len(positives)
+
+
 def test_numbdx_inference_limit_gets_422():
     # twenty findings with three causes or more are past Quickscore's term budget, and their
     # elimination over the findings' choices past its work limit (12.6 million table entries)
@@ -268,7 +287,7 @@ def test_numbdx_inference_limit_gets_422():
     with TestClient(create_app(MODEL, max_positive_findings={"/infer": None})) as c:
         detail = _refusal(c, "/infer", json={"evidence": dict.fromkeys(binary[:20], True), "method": "exact"})
     assert detail[0]["type"] == "inference_limit"
-    assert "tables of" in detail[0]["msg"]
+    assert "exact inference over the findings' choices needs" in detail[0]["msg"]
 
 
 def test_oversize_bodies_get_413_before_parsing():

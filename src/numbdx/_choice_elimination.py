@@ -15,8 +15,8 @@ findings that vary for ``c``), is a table over the cause's upper-layer scope and
 Variable elimination over the upper layer and the ``X_f`` together (greedy smallest-table order)
 then costs the sizes of its tables, not ``2**k`` times the upper layer: on the full model, the
 benchmarks' 20 positives take tables of 242,000 entries in all (the largest 65,536) where Quickscore
-needs 524,288 terms of about 150 products each. The work is known from the order before any
-arithmetic; past ``MAX_WORK`` the row is refused. Every positive is expanded with signs (two
+needs 524,288 terms of about 150 products each. The cost is known from the order before any
+arithmetic; past ``MAX_WORK`` or ``MAX_TABLE_ENTRIES`` the row is refused. Every positive is expanded with signs (two
 choices) unless its ordered expansion has no more choices (at most two causes); the cancellation
 that brings is what double-double is for.
 
@@ -49,17 +49,20 @@ from . import _engine, _kernel
 from ._exceptions import ImpossibleEvidenceError, InferenceLimitError
 from ._model import Model
 
-# the most work one row's elimination may do, in entries of its product tables summed (known from the
-# order before any arithmetic): past it the row is refused, and sampled where the method allows. The
-# double-double pass costs about 50 ms plus 0.5-0.7 us per entry (measured on the full model: 20
-# random positives take 42,000-530,000 entries, 55-350 ms; twenty findings of three causes or more
-# 12.6 million, 8.4 s), so 2**21 keeps a row under about 1.5 s, about what sampling takes
-MAX_WORK = 1 << 21
+# What one row's elimination may cost, known from its order before any arithmetic (:class:`_Plan`);
+# past either limit the row is refused, and sampled where the method allows. Time follows the work
+# (each step's table entries times its operands) until the tables outgrow the cache: measured on the
+# full model, one core, double-double compiled / numpy, the answer alone: the k sweep's 20 positives
+# (work 0.77 million, largest table 65,536) 35 / 104 ms; 20 positives of tests/test_sampling.py's
+# patient but one (6.7 million, 524,288) 0.26 / 0.78 s; the k sweep's 20 with the age alone known
+# (15.9 million, 1,048,576) 2.9 / 10.6 s, where sampling took 1.0 / 2.0 s
+MAX_WORK = 1 << 23
+MAX_TABLE_ENTRIES = 1 << 19
 # the re-checks' sets (the triage's, ``_engine.LeftOut``) answered with the evidence: each set adds
-# about the evidence's work again, in extended precision (about 40 ns per entry). Past
+# about the evidence's work again (15 sets of 1.0 million each took about 1 s compiled). Past
 # LEFT_OUT_WORK in all, they are left to the triage, which infers each reduced evidence where it
-# needs it; LEFT_OUT_BATCH_ENTRIES bounds one batched pass's tables (about 16 bytes per entry each,
-# every step's output kept for the backward pass), the sets going in groups below it
+# needs it; LEFT_OUT_BATCH_ENTRIES bounds one batched pass's tables (16 bytes per entry in either
+# arithmetic, every step's output kept for the backward pass), the sets going in groups below it
 LEFT_OUT_WORK = 1 << 24
 LEFT_OUT_BATCH_ENTRIES = 1 << 22
 ORDER_CACHE = 256  # elimination orders kept per model (:func:`_cached_order`)
@@ -357,16 +360,26 @@ def _entry(a: _Value, c: int) -> _Value:
 # --- the elimination ---------------------------------------------------------------------------------
 
 
-def _order(scopes: list[tuple[int, ...]], cards: dict[int, int]) -> tuple[list[int], int]:
+@dataclass(frozen=True)
+class _Plan:
+    """An elimination order and what it costs (one batch entry's)."""
+
+    order: list[int]
+    work: int  # each step's product-table entries times its operands, summed
+    entries: int  # each step's product-table entries, summed (what the tables hold)
+    largest: int  # the largest product table
+
+
+def _order(scopes: list[tuple[int, ...]], cards: dict[int, int]) -> _Plan:
     """Greedy elimination order: each time the variable whose product table is smallest (ties: the
-    fewest fill-in edges, then the lowest id, so the order does not depend on set iteration); and
-    its work, the entries of every step's product table summed."""
+    fewest fill-in edges, then the lowest id, so the order does not depend on set iteration)."""
     neighbours: dict[int, set[int]] = {v: set() for s in scopes for v in s}
     for s in scopes:
         for v in s:
             neighbours[v].update(s)
+    live = [set(s) for s in scopes]  # the factors' scopes as the elimination goes
     order = []
-    work = 0
+    work = entries = largest = 0
     while neighbours:
         sizes = {}
         for v, near in neighbours.items():
@@ -385,17 +398,22 @@ def _order(scopes: list[tuple[int, ...]], cards: dict[int, int]) -> tuple[list[i
             v = min(tied, key=fill)
         else:
             v = tied[0]
-        work += smallest
+        operands = [scope for scope in live if v in scope]
+        live = [scope for scope in live if v not in scope]
+        live.append(set().union(*operands) - {v})
+        work += smallest * len(operands)
+        entries += smallest
+        largest = max(largest, smallest)
         near = neighbours.pop(v)
         near.discard(v)
         for u in near:
             neighbours[u].update(near)
             neighbours[u].discard(v)
         order.append(v)
-    return order, work
+    return _Plan(order, work, entries, largest)
 
 
-def _cached_order(model: Model, scopes: list[tuple[int, ...]], cards: dict[int, int]) -> tuple[list[int], int]:
+def _cached_order(model: Model, scopes: list[tuple[int, ...]], cards: dict[int, int]) -> _Plan:
     """:func:`_order`, kept per model for the last ``ORDER_CACHE`` sets of scopes: a row's three
     passes (signed, absolute, the re-checks) share it, and so do repeated queries."""
     cache = model.__dict__.setdefault("_choice_order_cache", {})
@@ -408,6 +426,15 @@ def _cached_order(model: Model, scopes: list[tuple[int, ...]], cards: dict[int, 
             cache.pop(next(iter(cache), None), None)  # the oldest
         cache[key] = found
     return found
+
+
+def _refusal(plan: _Plan) -> str | None:
+    """What puts ``plan`` past the limits, in words, or None."""
+    if plan.largest > MAX_TABLE_ENTRIES:
+        return f"a table of {plan.largest:,} entries (more than {MAX_TABLE_ENTRIES:,})"
+    if plan.work > MAX_WORK:
+        return f"work of {plan.work:,} table entries times operands (more than {MAX_WORK:,})"
+    return None
 
 
 def _aligned(factor: _Factor, union: tuple[int, ...], cards: dict[int, int]) -> _Value:
@@ -518,7 +545,7 @@ class Sums:
 
     total: np.ndarray  # np.longdouble (1 + K, 1 + 2 len(causes))
     depth: int  # the most roundings on any path
-    work: int  # the elimination's table entries summed, one batch entry's (:func:`_order`)
+    plan: _Plan  # the elimination's order and cost
 
 
 def sums(
@@ -529,7 +556,7 @@ def sums(
     arithmetic: str,
     left_out: Sequence[Sequence[int]] = (),
     causes: Sequence[int] | None = None,
-    max_work: float | None = None,
+    limited: bool = True,
 ) -> Sums:
     """One row's sums ``P(e)``, then ``P(cause c present, e)`` and ``P(cause c producing the
     numbness, e)`` for each of ``causes`` (default: every cause; the columns of ``_engine._sums``):
@@ -539,21 +566,22 @@ def sums(
     Raises
     ------
     InferenceLimitError
-        The elimination would do more than ``max_work`` (default ``MAX_WORK``; checked before any
-        arithmetic).
+        ``limited`` and the elimination past ``MAX_WORK`` or ``MAX_TABLE_ENTRIES`` (checked before
+        any arithmetic).
     """
     global _compiled
     _compiled = _kernel._kernels() if arithmetic == "double_double" else None
     problem = _problem(model, upper, findings, side, arithmetic, left_out)
-    order, work = _cached_order(model, [f.scope for f in problem.factors], problem.cards)
-    max_work = MAX_WORK if max_work is None else max_work
-    if work > max_work:
-        raise InferenceLimitError(
-            f"exact inference over the findings' choices needs tables of {work} entries in all (more "
-            f"than {max_work:.0f}); give fewer positive findings in one query"
-        )
+    plan = _cached_order(model, [f.scope for f in problem.factors], problem.cards)
+    if limited:
+        refusal = _refusal(plan)
+        if refusal:
+            raise InferenceLimitError(
+                f"exact inference over the findings' choices needs {refusal}; give fewer positive "
+                "findings in one query, or more of the context (age, sex, risk factors)"
+            )
     causes = range(len(problem.present)) if causes is None else causes
-    factors, steps, last = _forward(problem, order)
+    factors, steps, last = _forward(problem, plan.order)
     z, grads = _cavities(problem, factors, steps, last, [problem.first_cause + c for c in causes])
     out = [z]
     for part in ("present", "active"):
@@ -562,7 +590,7 @@ def sums(
     depth = max(v.depth for v in out)
     batch = max(len(v.hi) for v in out)
     total = np.stack([np.broadcast_to(_longdouble(v), (batch,)) for v in out], axis=1)
-    return Sums(total, depth, work)
+    return Sums(total, depth, plan)
 
 
 # smallest normal float64 times 2**106: below it a double-double's low part loses bits to underflow
@@ -579,7 +607,8 @@ def solve(
 ) -> None:
     """Fill ``out`` (as ``_engine._solve``: posteriors then explains, evidence probability, error
     bound, terms) for ``rows`` of ``codes``, each eliminated over its findings' choices; set
-    ``failure`` for a row refused (work past ``MAX_WORK``, or a bound past ``_engine.MAX_ERROR``) or
+    ``failure`` for a row refused (past ``MAX_WORK`` or ``MAX_TABLE_ENTRIES``, or a bound past
+    ``_engine.MAX_ERROR``) or
     impossible. ``terms`` holds the Quickscore terms the sum stands for. ``left_out`` (one row):
     where :func:`left_out_sets` allows and the sets' work stays within ``LEFT_OUT_WORK``,
     ``out["left_out"]`` receives each set's answer as ``_engine.left_out_answers`` gives them (see
@@ -619,10 +648,12 @@ def solve(
         if (
             left_out is not None
             and len(rows) == 1
-            and len(left_out.subsets) * signed.work <= LEFT_OUT_WORK
+            and len(left_out.subsets) * signed.plan.work <= LEFT_OUT_WORK
             and left_out_sets(model, findings, left_out.subsets)
         ):
-            out["left_out"] = _left_out_answers(model, upper, findings, side, left_out, absolute, merged, signed.work)
+            out["left_out"] = _left_out_answers(
+                model, upper, findings, side, left_out, absolute, merged, signed.plan.entries
+            )
 
 
 def _left_out_answers(
@@ -633,7 +664,7 @@ def _left_out_answers(
     request: _engine.LeftOut,
     absolute: np.ndarray,
     merged: int,
-    work: int,
+    entries: int,
 ) -> list[tuple[np.ndarray, float] | None]:
     """Each set of ``request``'s answer (or None past its target), from eliminations of the sets
     together, for the asked causes alone: in double-double where the kernels run it; on numpy in
@@ -641,17 +672,17 @@ def _left_out_answers(
     positives the bound is about 1e-7), at a fraction of numpy's double-double cost (20 positives,
     7 sets: 83 ms, against 336 ms in double-double on numpy and 89 ms compiled, where
     ``np.longdouble`` took 102 ms). The sets go in groups whose tables stay within ``LEFT_OUT_BATCH_ENTRIES``
-    (``work``: one set's). A set's monomials are among the whole evidence's (its findings' choices
+    (``entries``: one set's). A set's monomials are among the whole evidence's (its findings' choices
     fixed to "left out"), so the whole evidence's ``absolute`` sums bound each set's."""
     n_causes = len(model.causes)
     columns = _engine._left_out_columns(request.causes, n_causes)
     exact = _kernel._kernels() is not None  # compiled double-double, from inputs within its rounding
     arithmetic = "double_double" if exact else "extended"
-    group = max(1, LEFT_OUT_BATCH_ENTRIES // max(work, 1))
+    group = max(1, LEFT_OUT_BATCH_ENTRIES // max(entries, 1))
     answers: list[tuple[np.ndarray, float] | None] = []
     for start in range(0, len(request.subsets), group):
         subsets = request.subsets[start : start + group]
-        batch = sums(model, upper, findings, side, arithmetic, subsets, request.causes, max_work=float("inf"))
+        batch = sums(model, upper, findings, side, arithmetic, subsets, request.causes, limited=False)
         answers.extend(
             _engine._left_out_row(
                 batch.total[i],
