@@ -42,6 +42,21 @@ def priors_copy(tmp_path: Path) -> Path:
     return target
 
 
+# the benchmarks' k sweep's twenty positives (benchmarks/_common.py), with its context and negatives:
+# 524,288 Quickscore terms, answered exactly over the findings' choices
+TWENTY_POSITIVES = (
+    "numb_toes", "tingling", "burning", "numb_foot_sole", "aching_pain", "cramps_convulsions",
+    "heaviness", "swelling", "chronic_fatigue", "difficulty_walking", "weakness", "only_at_night",
+    "coldness", "numb_heel", "pain_worse_walking", "back_pain", "numb_hands", "blood_sugar_high",
+    "emg_abnormal", "blood_biochemistry_abnormal",
+)  # fmt: skip
+TWENTY = {
+    "age": 58, "sex": "female", "diabetes": True, "overweight": True, "smoking": False,
+    "speech_disturbance": False, "one_sided_paralysis": False, "facial_distortion": False,
+    **dict.fromkeys(TWENTY_POSITIVES, True),
+}  # fmt: skip
+
+
 @contextlib.contextmanager
 def quickscore_only() -> Iterator[None]:
     """Every row to Quickscore (``numbdx._engine``), none to the elimination over the findings'

@@ -14,20 +14,8 @@ from numbdx._evidence import normalise
 from numbdx._exceptions import ImpossibleEvidenceError, InferenceLimitError
 
 from ._oracle import brute_force
-from .conftest import quickscore_only
+from .conftest import TWENTY, quickscore_only
 from .strategies import SUBMODEL_CAUSES, evidence, many_positives, possible_codes, submodel_and_evidence
-
-# the k-sweep's twenty positives (benchmarks/_common.py), with its context and negatives
-TWENTY = {
-    "age": 58, "sex": "female", "diabetes": True, "overweight": True, "smoking": False,
-    "speech_disturbance": False, "one_sided_paralysis": False, "facial_distortion": False,
-    **dict.fromkeys((
-        "numb_toes", "tingling", "burning", "numb_foot_sole", "aching_pain", "cramps_convulsions",
-        "heaviness", "swelling", "chronic_fatigue", "difficulty_walking", "weakness", "only_at_night",
-        "coldness", "numb_heel", "pain_worse_walking", "back_pain", "numb_hands", "blood_sugar_high",
-        "emg_abnormal", "blood_biochemistry_abnormal",
-    ), True),
-}  # fmt: skip
 
 
 def _solve(model, evidence, left_out=None):

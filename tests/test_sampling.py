@@ -15,6 +15,7 @@ from numbdx._engine import AUTO_EXACT_POSITIVES, AUTO_EXACT_POSITIVES_KERNEL
 from numbdx._evidence import normalise
 from numbdx._sampling import MAX_BOUND, METHOD
 
+from .conftest import TWENTY
 from .strategies import many_positives
 
 # A patient with more positive findings than exact inference answers: 21 positives, past Quickscore's
@@ -128,19 +129,7 @@ def test_the_proposal_keeps_the_leak_apart_from_the_first_cause():
     sweep, answered exactly by default since the elimination over the findings' choices, so sampled on
     request here) the seeded draws then reach a bound of 0.022; with the engine's merged choices they
     stopped at 0.040 (measured at 4ffeabd)."""
-    evidence = {
-        "age": 58, "sex": "female", "diabetes": True, "overweight": True, "smoking": False,
-        "speech_disturbance": False, "one_sided_paralysis": False, "facial_distortion": False,
-        **dict.fromkeys(
-            [
-                "numb_toes", "tingling", "burning", "numb_foot_sole", "aching_pain", "cramps_convulsions",
-                "heaviness", "swelling", "chronic_fatigue", "difficulty_walking", "weakness", "only_at_night",
-                "coldness", "numb_heel", "pain_worse_walking", "back_pain", "numb_hands", "blood_sugar_high",
-                "emg_abnormal", "blood_biochemistry_abnormal",
-            ],
-            True,
-        ),
-    }  # fmt: skip
+    evidence = TWENTY
     d = numbdx.infer(evidence, method="sampling")
     assert d.method == METHOD
     assert d.error_bound <= 0.03

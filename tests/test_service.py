@@ -24,7 +24,7 @@ from numbdx._schema import evidence_schema, result_schema
 from numbdx._service import DEFAULT_POSITIVE_LIMITS, create_app
 from numbdx._voi import next_questions
 
-from .conftest import REPO
+from .conftest import REPO, TWENTY_POSITIVES
 
 MODEL = numbdx.load_model()
 TYPICAL = {"age": 58, "sex": "female", "diabetes": True, "numb_toes": True, "tingling": True, "burning": True}
@@ -266,12 +266,7 @@ def test_twenty_positive_findings_are_answered_exactly_and_twenty_one_refused(cl
     with its context, get an exact answer (with the age alone known they would be sampled: summing
     out sex and the risk factors makes the elimination's tables too large), and one more positive
     gets 422 before any inference."""
-    positives = [
-        "numb_toes", "tingling", "burning", "numb_foot_sole", "aching_pain", "cramps_convulsions", "heaviness",
-        "swelling", "chronic_fatigue", "difficulty_walking", "weakness", "only_at_night", "coldness", "numb_heel",
-        "pain_worse_walking", "back_pain", "numb_hands", "blood_sugar_high", "emg_abnormal",
-        "blood_biochemistry_abnormal",
-    ]  # fmt: skip
+    positives = TWENTY_POSITIVES
     assert DEFAULT_POSITIVE_LIMITS["/infer"] == len(positives)
     context = {"age": 58, "sex": "female", "diabetes": True, "overweight": True, "smoking": False}
     response = client.post("/infer", json={"evidence": {**context, **dict.fromkeys(positives, True)}})
