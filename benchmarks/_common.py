@@ -313,7 +313,8 @@ def by_choices(model: Any, evidence: Mapping[str, Any]) -> bool | None:
 def choice_floor_seconds(model: Any, evidence: Mapping[str, Any]) -> float | None:
     """The floor of numbdx's elimination over the findings' choices for ``evidence``: its forward
     pass's multiply-adds, one per operand and entry of each step's product table (the order numbdx
-    takes, ``_choice_elimination._order``), at this machine's rate for arrays of its largest table.
+    takes, ``_choice_elimination._order``: its plan's ``work``), at this machine's rate for arrays
+    of its largest table.
     Counted in float64; numbdx runs it in double-double (some 20 float64 operations per
     multiply-add), twice (signed, then absolute values for the bound), and adds a backward pass for
     the posteriors, so it cannot come near this. None if the engine's internals changed."""
@@ -323,21 +324,10 @@ def choice_floor_seconds(model: Any, evidence: Mapping[str, Any]) -> float | Non
 
         codes = _engine.codes_from_evidence(model, [normalise(model, dict(evidence))])
         problem = _choice_elimination._problem(model, codes.upper[0], codes.findings[0], int(codes.side[0]), "absolute")
-        order = _choice_elimination._order([f.scope for f in problem.factors], problem.cards).order
+        plan = _choice_elimination._order([f.scope for f in problem.factors], problem.cards)
     except (AttributeError, TypeError, ValueError):
         return None
-    scopes = [set(f.scope) for f in problem.factors]
-    madds, widest = 0, 1
-    for v in order:
-        operands = [sc for sc in scopes if v in sc]
-        union = set().union(*operands)
-        size = 1
-        for u in union:
-            size *= problem.cards[u]
-        madds += size * len(operands)
-        widest = max(widest, size)
-        scopes = [sc for sc in scopes if v not in sc] + [union - {v}]
-    return madds / madd_rate(widest)
+    return plan.work / madd_rate(plan.largest)
 
 
 def forward_madds_per_term(plan: Any, causes: Sequence[Any]) -> int:

@@ -124,18 +124,26 @@ def test_infer_answers_twenty_positives_exactly():
 
 
 @pytest.mark.skipif(not _has_numba(), reason="the numba extra is not installed")
-def test_compiled_double_double_gives_numpys_numbers_bit_for_bit():
+def test_compiled_double_double_gives_numpys_numbers_bit_for_bit(monkeypatch):
     """``_numba_kernels.dd_mul`` and ``dd_add`` do numpy's double-double operations in its order (the
-    product's exact error by fma rather than Dekker's split, the same number): every sum equal."""
-    from numbdx import _kernel
+    product's exact error by fma rather than Dekker's split, the same number): every sum equal, and
+    the compiled operations did run."""
+    from numbdx import _kernel, _numba_kernels
+
+    calls = []
+    for name in ("dd_mul", "dd_add"):
+        real = getattr(_numba_kernels, name)
+        monkeypatch.setattr(_numba_kernels, name, lambda *a, real=real, name=name: calls.append(name) or real(*a))
 
     model = numbdx.load_model()
     codes = _engine.codes_from_evidence(model, [normalise(model, TWENTY)])
     args = (model, codes.upper[0], codes.findings[0], int(codes.side[0]), "double_double")
     with _kernel.use("numpy"):
         numpy_sums = _choice_elimination.sums(*args)
+    assert not calls
     with _kernel.use("numba"):
         compiled_sums = _choice_elimination.sums(*args)
+    assert {"dd_mul", "dd_add"} <= set(calls)
     assert numpy_sums.depth == compiled_sums.depth
     np.testing.assert_array_equal(compiled_sums.total, numpy_sums.total)
 
@@ -170,7 +178,16 @@ def test_left_out_sets_in_groups_equal_one_batch(monkeypatch):
     _, request = _triage.left_out_request(model, normalise(model, TWENTY).values)
     _, _, _, whole = _solve(model, TWENTY, request)
     monkeypatch.setattr(_choice_elimination, "LEFT_OUT_BATCH_ENTRIES", 1)
+    batches = []
+    real_sums = _choice_elimination.sums
+
+    def counting(*args, **kwargs):
+        batches.extend([len(args[5])] if len(args) > 5 and args[5] else [])
+        return real_sums(*args, **kwargs)
+
+    monkeypatch.setattr(_choice_elimination, "sums", counting)
     _, _, _, grouped = _solve(model, TWENTY, request)
+    assert batches == [1] * len(request.subsets)  # one set per group
     assert len(grouped["left_out"]) == len(whole["left_out"]) == len(request.subsets)
     for (row, bound), (want, want_bound) in zip(grouped["left_out"], whole["left_out"]):
         np.testing.assert_allclose(row, want, rtol=0, atol=bound + want_bound)
@@ -193,7 +210,11 @@ def test_infer_takes_the_re_checks_from_the_same_call(monkeypatch):
 
 
 def test_work_past_the_limit_falls_back_to_sampling(monkeypatch):
-    """Past the work limit: method="exact" raises, method="auto" samples and says so."""
+    """Past the table or the work limit: method="exact" raises, method="auto" samples and says so."""
+    monkeypatch.setattr(_choice_elimination, "MAX_TABLE_ENTRIES", 1024)
+    with pytest.raises(InferenceLimitError, match="needs a table of 65,536 entries"):
+        numbdx.infer(TWENTY, method="exact")
+    monkeypatch.setattr(_choice_elimination, "MAX_TABLE_ENTRIES", 1 << 19)
     monkeypatch.setattr(_choice_elimination, "MAX_WORK", 64)
     with pytest.raises(InferenceLimitError, match="needs work of"):
         numbdx.infer(TWENTY, method="exact")

@@ -188,7 +188,6 @@ class _Problem:
     first_cause: int
     present: list[_Value]
     active: list[_Value]
-    merged: int  # positives expanded in order whose first multiplier is a rounded sum
 
 
 def _recoded(compiled: _engine._Compiled, findings: np.ndarray) -> np.ndarray:
@@ -343,8 +342,7 @@ def _problem(
         factors.append(_Factor(scope, g))
         present_parts.append(present)
         active_parts.append(active)
-    merged = int(_engine._merged_positives(compiled, findings))
-    return _Problem(cards, factors, first_cause, present_parts, active_parts, merged)
+    return _Problem(cards, factors, first_cause, present_parts, active_parts)
 
 
 def _broadcast(a: _Value, shape: tuple[int, ...]) -> _Value:
@@ -543,7 +541,7 @@ def _dot(a: _Value, b: _Value) -> _Value:
 class Sums:
     """One row's sums (:func:`sums`)."""
 
-    total: np.ndarray  # np.longdouble (1 + K, 1 + 2 len(causes))
+    total: np.ndarray  # np.longdouble (1, or K with left-out sets; 1 + 2 len(causes))
     depth: int  # the most roundings on any path
     plan: _Plan  # the elimination's order and cost
 
@@ -608,11 +606,10 @@ def solve(
     """Fill ``out`` (as ``_engine._solve``: posteriors then explains, evidence probability, error
     bound, terms) for ``rows`` of ``codes``, each eliminated over its findings' choices; set
     ``failure`` for a row refused (past ``MAX_WORK`` or ``MAX_TABLE_ENTRIES``, or a bound past
-    ``_engine.MAX_ERROR``) or
-    impossible. ``terms`` holds the Quickscore terms the sum stands for. ``left_out`` (one row):
-    where :func:`left_out_sets` allows and the sets' work stays within ``LEFT_OUT_WORK``,
-    ``out["left_out"]`` receives each set's answer as ``_engine.left_out_answers`` gives them (see
-    :func:`_left_out_answers`)."""
+    ``_engine.MAX_ERROR``) or impossible. ``terms`` holds the Quickscore terms the sum stands for.
+    ``left_out`` (one row): where :func:`left_out_sets` allows and the sets' work stays within
+    ``LEFT_OUT_WORK``, ``out["left_out"]`` receives each set's answer as
+    ``_engine.left_out_answers`` gives them (see :func:`_left_out_answers`)."""
     compiled = _engine._compile(model)
     for r in rows:
         upper, findings, side = codes.upper[r], codes.findings[r], int(codes.side[r])
@@ -669,11 +666,11 @@ def _left_out_answers(
     """Each set of ``request``'s answer (or None past its target), from eliminations of the sets
     together, for the asked causes alone: in double-double where the kernels run it; on numpy in
     ``np.longdouble``, which the re-checks' looser target allows where many positives cancel (at 20
-    positives the bound is about 1e-7), at a fraction of numpy's double-double cost (20 positives,
-    7 sets: 83 ms, against 336 ms in double-double on numpy and 89 ms compiled, where
-    ``np.longdouble`` took 102 ms). The sets go in groups whose tables stay within ``LEFT_OUT_BATCH_ENTRIES``
-    (``entries``: one set's). A set's monomials are among the whole evidence's (its findings' choices
-    fixed to "left out"), so the whole evidence's ``absolute`` sums bound each set's."""
+    positives the bound is about 1e-7). Measured at 20 positives and 7 sets: ``np.longdouble`` 83-102
+    ms, double-double 336 ms on numpy and 89 ms compiled. The sets go in groups whose tables stay
+    within ``LEFT_OUT_BATCH_ENTRIES`` (``entries``: one set's). A set's monomials are among the
+    whole evidence's (its findings' choices fixed to "left out"), so the whole evidence's
+    ``absolute`` sums bound each set's."""
     n_causes = len(model.causes)
     columns = _engine._left_out_columns(request.causes, n_causes)
     exact = _kernel._kernels() is not None  # compiled double-double, from inputs within its rounding

@@ -1939,12 +1939,7 @@ def _infer_unique(
         _choice_elimination.solve(model, codes, rows, out, failure, left_out)
         rest = np.flatnonzero(~by_choices)
         if len(rest):
-            sub = _infer_unique(model, codes.take(rest), False, method, target_error)
-            out["posterior"][rest] = np.concatenate([sub.posterior, sub.explains], axis=1)
-            for key in ("evidence_probability", "error_bound", "terms"):
-                out[key][rest] = getattr(sub, key)
-            for j, r in enumerate(rest):
-                failure[r], used[r] = sub.failure[j], sub.method[j]
+            _take_answer(out, failure, used, rest, _infer_unique(model, codes.take(rest), False, method, target_error))
         if method == "auto":
             refused = [r for r in rows if isinstance(failure[r], InferenceLimitError)]
             _sample(model, compiled, codes, np.array(refused, dtype=np.int64), out, failure, used)
@@ -1955,11 +1950,7 @@ def _infer_unique(
         exact_rows = np.setdiff1d(np.arange(n_rows), sampled)
         if len(exact_rows):
             sub = _infer_unique(model, codes.take(exact_rows), False, "exact", target_error)
-            out["posterior"][exact_rows] = np.concatenate([sub.posterior, sub.explains], axis=1)
-            for key in ("evidence_probability", "error_bound", "terms"):
-                out[key][exact_rows] = getattr(sub, key)
-            for j, r in enumerate(exact_rows):
-                failure[r] = sub.failure[j]
+            _take_answer(out, failure, used, exact_rows, sub)
         _sample(model, compiled, codes, sampled, out, failure, used)
         return _finish(model, compiled, codes, with_prior, out, failure, used)
     # frames: the upper layer's tables once for all rows (one patient's are cached by context instead)
@@ -1989,6 +1980,16 @@ def _infer_unique(
         past_limit = np.array([isinstance(e, InferenceLimitError) for e in failure], dtype=bool)
         _sample(model, compiled, codes, np.flatnonzero(past_limit), out, failure, used)
     return _finish(model, compiled, codes, with_prior, out, failure, used, upper_tables)
+
+
+def _take_answer(out: dict[str, np.ndarray], failure: list, used: np.ndarray, rows: np.ndarray, sub: Answer) -> None:
+    """Copy ``sub`` (the answer for ``rows`` of a batch, without priors) into the batch's ``out``,
+    ``failure`` and ``used``."""
+    out["posterior"][rows] = np.concatenate([sub.posterior, sub.explains], axis=1)
+    for key in ("evidence_probability", "error_bound", "terms"):
+        out[key][rows] = getattr(sub, key)
+    for j, r in enumerate(rows):
+        failure[r], used[r] = sub.failure[j], sub.method[j]
 
 
 def _by_choices(compiled: _Compiled, codes: Codes) -> np.ndarray:
