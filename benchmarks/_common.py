@@ -589,8 +589,8 @@ def kernel_description() -> str:
     import numba
 
     return (
-        f"numba {numba.__version__} kernels for frames and for one patient from {KERNEL_MIN_TERMS} terms "
-        "(NUMBDX_KERNEL=numpy for numpy)"
+        f"numba {numba.__version__} kernels for frames, for one patient from {KERNEL_MIN_TERMS} terms and "
+        "for one patient's extended precision (NUMBDX_KERNEL=numpy for numpy)"
     )
 
 

@@ -35,7 +35,7 @@ import numpy as np
 from _common import k_evidence, markdown_table
 
 import numbdx
-from numbdx import _engine, _kernel
+from numbdx import _engine
 from numbdx._evidence import normalise
 from numbdx._kernel import DOUBLE_DOUBLE_EPS
 
@@ -67,8 +67,6 @@ def _cancellation(model: numbdx.Model, k: int, max_terms: float) -> list[str]:
         merged = _engine._merged_positives(compiled, codes.findings[0])
         ok, _, bound_dd = _engine._bounded_in(total, absolute, ops, np.longdouble, exact, merged)
         meets_dd = "yes" if ok[0] and bound_dd[0] <= 1e-9 else "no"
-    elif _kernel.active() == "numba":
-        meets_dd = f"n/a (numpy below {_engine.KERNEL_MIN_TERMS} terms)"
     else:
         meets_dd = "n/a (no kernels)"
     return [

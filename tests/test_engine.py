@@ -621,6 +621,50 @@ def _left_out_answers_agree(_engine):
     assert _engine.left_out_answers(model, small, _left_out([[model.finding_index["weakness"]]], causes)) is None
 
 
+def test_a_small_patient_in_extended_precision_runs_on_the_kernels_from_exact_inputs(monkeypatch):
+    """A patient with far fewer than ``KERNEL_MIN_TERMS`` terms whose signed positives start it in
+    extended precision (five positives, two of them red-flag findings) is eliminated on the
+    kernels in double-double from exact inputs, where numpy's ``np.longdouble`` took 3-4x as long. Its
+    answer agrees with numpy's within the two bounds, and the triage's re-checks come from the same
+    elimination and agree with inferring each reduced evidence."""
+    pytest.importorskip("numba", reason="the numba extra is not installed")
+    from numbdx import _engine, _kernel
+    from numbdx._triage import left_out_request
+
+    model = numbdx.load_model()
+    compiled = _engine._compile(model)
+    positives = ["numb_toes", "tingling", "burning", "weakness", "swelling"]
+    ev = {"age": 70, "sex": "male", "smoking": True, **dict.fromkeys(positives, True)}
+    evidence_ = normalise(model, ev)
+    codes = _engine.codes_from_evidence(model, [evidence_])
+    assert _engine.row_terms(compiled, codes.findings[0], int(codes.side[0])) < _engine.KERNEL_MIN_TERMS
+    assert _engine._extended_first(compiled, codes.findings, _engine.TARGET_ERROR)[0]
+    request = left_out_request(model, evidence_.values)
+    assert request is not None and len(request[0]) == 3  # weakness, swelling and both
+    names, left_out = request
+    exact_inputs = []
+    real = _engine._exact_factors
+    monkeypatch.setattr(_engine, "_exact_factors", lambda *a: exact_inputs.append(1) or real(*a))
+    with _kernel.use("numba"):
+        on_kernels = _engine.infer_codes(model, codes, left_out=left_out)
+    assert exact_inputs
+    exact_inputs.clear()
+    with _kernel.use("numpy"):
+        on_numpy = _engine.infer_codes(model, codes)
+    assert not exact_inputs
+    for name in ("posterior", "explains"):
+        got, expected = getattr(on_kernels, name), getattr(on_numpy, name)
+        assert (np.abs(got - expected) <= on_kernels.error_bound[0] + on_numpy.error_bound[0]).all(), name
+    assert on_kernels.left_out is not None and all(a is not None for a in on_kernels.left_out)
+    n_causes = len(model.causes)
+    for left, (row, bound) in zip(names, on_kernels.left_out):
+        reduced = normalise(model, {k: v for k, v in ev.items() if k not in left})
+        direct = _engine.infer_codes(model, _engine.codes_from_evidence(model, [reduced]), with_prior=False)
+        for c in left_out.causes:
+            assert abs(row[c] - direct.posterior[0, c]) <= bound + direct.error_bound[0]
+            assert abs(row[n_causes + c] - direct.explains[0, c]) <= bound + direct.error_bound[0]
+
+
 def test_the_answers_own_elimination_answers_the_left_out_sets():
     """One patient asked with ``left_out`` (the triage's re-checks), eliminated in double-double from
     exact inputs: its own numbers are those of the call without ``left_out``, bit for bit; each set's
@@ -656,7 +700,7 @@ def test_the_answers_own_elimination_answers_the_left_out_sets():
         for c in causes:
             assert abs(row[c] - direct.posterior[0, c]) <= bound + direct.error_bound[0]
             assert abs(row[n_causes + c] - direct.explains[0, c]) <= bound + direct.error_bound[0]
-    # where the row is not eliminated from exact inputs (numpy; few terms), nothing is answered
+    # where the row is not eliminated from exact inputs (numpy; answered in float64), nothing is answered
     with _kernel.use("numpy"):
         assert _engine.infer_codes(model, codes, left_out=request).left_out is None
     small = _engine.codes_from_evidence(model, [normalise(model, {"age": 70, "weakness": True, "swelling": True})])

@@ -24,13 +24,14 @@ in its batch. The one exception is a single patient whose elimination is small (
 query; see ``CLAMPED_MAX_ENTRIES``): it is eliminated by forward passes alone, each cause clamped
 present in turn (``_eliminate_clamped``), which needs a tenth of the numpy calls; the numbers are the
 same to rounding. Frames (shared plans) never take it, so their rows stay bitwise independent of their
-batch. Where the ``numba`` extra is installed, frames and rows of at least ``KERNEL_MIN_TERMS`` terms
-run the same elimination compiled (``_kernel``): the same numbers in float64, double-double in place
-of extended precision. The kernel also sums each row's terms as it makes them (``_kernel.term_sums``),
-in double-double whatever the dtype, so ``Z`` over (row, term) never reaches memory; numpy sums the
-terms after the elimination (``_term_sums``). The sums then differ in their last bits between the two.
-The kernel path also builds the terms compiled (``_kernel.build_terms``), rows of every term structure
-in one call (numpy builds each structure apart): numpy's float64 terms bit for bit, and double-double
+batch. Where the ``numba`` extra is installed, frames, rows of at least ``KERNEL_MIN_TERMS`` terms and
+one patient's extended precision whatever its terms run the same elimination compiled (``_kernel``):
+the same numbers in float64, double-double in place of extended precision. The kernel also sums each
+row's terms as it makes them (``_kernel.term_sums``), in double-double whatever the dtype, so ``Z``
+over (row, term) never reaches memory; numpy sums the terms after the elimination (``_term_sums``).
+The sums then differ in their last bits between the two. The kernel path also builds the terms
+compiled (``_kernel.build_terms``), rows of every term structure in one call (numpy builds each
+structure apart): numpy's float64 terms bit for bit, and double-double
 terms (products of float64 numbers, closer to exact than ``np.longdouble``'s) for the double-double
 elimination. A frame's upper-layer tables are made once for all its rows (``_UpperTables``).
 
@@ -49,9 +50,9 @@ Precision: each answer carries a bound on its rounding error (``eps * ops * sum|
 when the bound exceeds ``TARGET_ERROR`` the row is recomputed in extended precision; if that is still
 above ``MAX_ERROR``, its positive findings are re-expanded without cancellation (rarest first, within
 a term budget) and it is computed again; past that the engine refuses rather than answer wrongly.
-One patient on the kernels runs its extended precision from exact inputs (``_exact_inputs``), whose
-bound counts in double-double's unit; its rare positives may then be expanded with signs to fit the
-term budget (``_signed_rare``).
+One patient on the kernels runs its extended precision from exact inputs (``_exact_inputs``, at any
+number of terms), whose bound counts in double-double's unit; its rare positives may then be
+expanded with signs to fit the term budget (``_signed_rare``).
 
 Many positives: the terms double with each positive, so rows past ``CHOICES_FROM_TERMS`` terms
 (``CHOICES_FROM_TERMS_KERNEL`` on the kernels), or past the count of positives Quickscore is tried
@@ -131,7 +132,9 @@ TERM_CHUNK_ELEMENTS = 65_536  # terms x widest table entry per pass when one row
 CLAMPED_MAX_ENTRIES = 100_000
 # the compiled kernel (numbdx._kernel) runs frames' eliminations (shared plans) and one patient's from
 # this many terms per row: below it, numpy's few milliseconds do not repay numba's import (about 0.5 s
-# with its cached kernels, once per process), which infer's usual query should not pay. The choice
+# with its cached kernels, once per process), which infer's usual query (float64) should not pay. One
+# patient's extended precision runs on the kernels at any size (_exact_inputs): numpy's np.longdouble
+# is its slowest path. The choice
 # depends on a row's own terms, never on its batch. Below it the arithmetic is numpy's, which the
 # float64 kernel also computes, bit for bit, once something else has loaded it (_eliminate_batch)
 KERNEL_MIN_TERMS = 256
@@ -1507,12 +1510,12 @@ def _sums(
     from the same elimination (``_kernel.masked_term_sums``); else (and without ``masks``) None."""
     sub = codes.take(rows)
     n_terms = int(row_terms(compiled, sub.findings[0], int(sub.side[0])))
-    kernel = codes.shared or n_terms >= KERNEL_MIN_TERMS  # by the rows' terms, not a slice's
+    exact = _exact_inputs(sub, n_terms, dtype, upper_tables)
+    kernel = codes.shared or exact or n_terms >= KERNEL_MIN_TERMS  # by the rows' terms, not a slice's
     # the compiled builder makes a chunk's terms in one call whatever their structures; numpy builds
     # each structure apart (on frames, most structures have a row or two: 464 of 528 calls on
     # bench_batch's cohort had fewer than 20 rows, and took 0.23 s)
     built = None if kernel and _kernel.builds_terms(dtype) else _terms_by_key(model, compiled, sub, term_key, dtype)
-    exact = _exact_inputs(sub, n_terms, dtype, upper_tables)
     exact_factors = _exact_factors(model, compiled, sub.upper[0]) if exact else None
     if masks is not None and exact and built is None and len(rows) == 1:
         masked = _masked_row(compiled, sub, n_terms, exact_factors, masks)
@@ -1589,10 +1592,16 @@ def _exact_inputs(sub: Codes, n_terms: int, dtype: type, upper_tables: _UpperTab
     patient's context allows (rows of one context: ``infer``, the triage's and the value of
     information's batches). Their bound then counts in ``_kernel.DOUBLE_DOUBLE_EPS``, about 2**-100,
     where ``np.longdouble``'s is 2**-63: exact answers stay within the target however much many
-    positives cancel. Frames (shared plans, many contexts) keep ``np.longdouble`` tables."""
+    positives cancel. Frames (shared plans, many contexts) keep ``np.longdouble`` tables.
+
+    Whatever the row's terms: a small query in extended precision (four signed positives or more,
+    ``SIGNED_FOR_EXTENDED``, or a float64 bound past ``TARGET_ERROR``) takes 3-4x less time so than
+    in numpy's ``np.longdouble`` (three article cases of 32-64 terms: 10-13 ms on numpy, 2.0-3.2 ms
+    so, with their context's tables cached). Whether numba is imported here depends on the
+    installation alone (a float64 query never asks), so an answer does not depend on what the
+    process did before."""
     return (
         not sub.shared
-        and n_terms >= KERNEL_MIN_TERMS  # where one patient's rows run on the kernels
         and _kernel.double_double(dtype)
         and upper_tables is None
         and bool((sub.upper == sub.upper[0]).all())
@@ -1873,7 +1882,7 @@ def _solve(
                 continue
             masks = None
             if left_out is not None and len(codes) == 1 and dtype is np.longdouble:  # where the masks may run
-                unit = _left_out_masks(compiled, codes.findings[0], int(codes.side[0]), left_out.subsets)
+                unit = _left_out_masks(compiled, codes.findings[0], int(codes.side[0]), left_out.subsets, 1)
                 masks = None if unit is None else (unit, _left_out_columns(left_out.causes, len(model.causes)))
             total, absolute, n, exact, masked = _sums(
                 model, compiled, codes, pending, dtype, term_key[pending], upper_tables, masks
@@ -1897,7 +1906,7 @@ def _solve(
                     "the model gives this evidence probability zero (no combination of causes explains it)"
                 )
             left = ~done & ~zero
-            if dtype is np.float64:
+            if dtype is np.float64 and left.any():  # asked only then: exact inputs import numba
                 # extended precision gains eps64 / eps_ld (about 2,000x; far more from exact inputs):
                 # rows it cannot bring under MAX_ERROR skip it (it is slow) and go straight to the
                 # cancellation-free expansion
@@ -2251,16 +2260,22 @@ def _left_out_columns(causes: Sequence[int], n_causes: int) -> np.ndarray:
 
 
 def _left_out_masks(
-    compiled: _Compiled, findings: np.ndarray, side: int, subsets: Sequence[Sequence[int]]
+    compiled: _Compiled,
+    findings: np.ndarray,
+    side: int,
+    subsets: Sequence[Sequence[int]],
+    min_terms: int = KERNEL_MIN_TERMS,
 ) -> np.ndarray | None:
     """``(K, T)`` bool: for each set of findings left out of one row's evidence (``findings`` codes),
     its terms among the row's (:func:`_unit_terms`); None where a left-out finding is not a positive
-    expanded with signs in these codes, or the row's terms are outside the kernels' range."""
+    expanded with signs in these codes, or the row's terms are outside ``min_terms`` to
+    ``MAX_TERMS`` (by default the kernels' range; ``_solve`` reads the masks only from exact inputs,
+    which run on the kernels at any size)."""
     wanted = {f for subset in subsets for f in subset}
     if any(findings[f] != 1 or not compiled.signed[f] for f in wanted):
         return None
     n_terms = int(row_terms(compiled, findings, side))
-    if not KERNEL_MIN_TERMS <= n_terms <= MAX_TERMS:
+    if not min_terms <= n_terms <= MAX_TERMS:
         return None
     unit = {f: _unit_terms(compiled, findings, side, f) for f in wanted}
     masks = np.ones((len(subsets), n_terms), dtype=bool)

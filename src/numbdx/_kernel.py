@@ -1,11 +1,12 @@
 """Which implementation runs the column elimination: numpy (always there) or the compiled kernels of
 :mod:`numbdx._numba_kernels` (the ``numba`` extra: ``pip install "numbdx[numba]"``).
 
-When numba can be imported, the kernels run frames' eliminations and one patient's from
-``_engine.KERNEL_MIN_TERMS`` terms per row (the engine decides which calls may use them);
+When numba can be imported, the kernels run frames' eliminations, one patient's from
+``_engine.KERNEL_MIN_TERMS`` terms per row, and one patient's extended precision whatever its terms
+(the engine decides which calls may use them);
 ``NUMBDX_KERNEL=numpy`` in the environment, or :func:`use`, keeps to numpy. numba is imported on the
 first elimination that uses it, never at ``import numbdx``: importing it costs about 0.3 s, which one
-patient's usual query never pays. Once it is imported (:func:`loaded`), smaller eliminations in
+patient's usual query (answered in float64) never pays. Once it is imported (:func:`loaded`), smaller eliminations in
 float64 run on :func:`eliminate` too: its ``Z`` is numpy's bit for bit, and the sums over terms stay
 numpy's, so their answers are the same either way, about twice as fast (most article cases: 2.5 ->
 1.2 ms per ``infer``). Kernels are compiled once and cached on disk by numba (``cache=True``); the
