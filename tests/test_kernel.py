@@ -735,6 +735,24 @@ def test_exact_tables_are_the_rational_tables_rounded_once():
     assert _engine._exact_factors(MODEL, compiled, codes.upper[0])[1] is tables  # made once per context
 
 
+# products and sums of probabilities, as the exact tables hold them: denominators of many bits
+_RATIONALS = st.one_of(
+    st.fractions(min_value=0, max_value=1),
+    st.lists(st.floats(min_value=1e-12, max_value=1.0), min_size=1, max_size=6).map(
+        lambda fs: sum((Fraction(f) * Fraction(g) for f, g in zip(fs, reversed(fs))), Fraction(0))
+    ),
+)
+
+
+@given(_RATIONALS)
+def test_a_rational_is_rounded_once_to_double_double(value):
+    """``_double_double_parts`` (integer division, for speed) gives what Fraction arithmetic gives:
+    the high part is the value's float64 rounding, the low part the rest's."""
+    high, low = _engine._double_double_parts(value)
+    assert high == float(value)
+    assert low == float(value - Fraction(high))
+
+
 # causes of the stroke signs: four rare findings with 3-4 causes each
 STROKE_SIGNS = ("stroke", "brain_tumour", "traumatic_brain_injury", "encephalitis", "migraine")
 

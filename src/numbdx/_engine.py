@@ -767,6 +767,10 @@ def _factors(
         cause = model.causes[c]
         p_present = tables.p_present[c] if per_row else cause.p_present
         p = _full(p_present.astype(dtype), cause.parents, n_upper, per_row=per_row)
+        # the observed states first, so that ``1 - p`` is taken on them alone (exact rationals make
+        # every subtraction count); selecting is exact, so the numbers are those of selecting after
+        for v in observed:
+            p = evidence(p, v)
         alpha, beta = 1 - p, p
         for r in absorbed:  # alpha, beta <- sum_r P(r | ...) e_r(r) alpha, beta
             var = model.upper[r]
@@ -775,7 +779,7 @@ def _factors(
             alpha, beta = evidence(alpha, r), evidence(beta, r)  # selects r where every row observed it
             alpha = (alpha * weight).sum(axis=2 + r, keepdims=True)
             beta = (beta * weight).sum(axis=2 + r, keepdims=True)
-        for v in observed:  # select the observed state (absorbed variables are already summed)
+        for v in observed:  # an absorbed variable's weight may carry an observed parent
             alpha, beta = evidence(alpha, v), evidence(beta, v)
         scope, alpha = compact(alpha)
         causes.append((scope, alpha, compact(beta)[1]))
@@ -1629,8 +1633,9 @@ def _exact_factors(
     model: Model, compiled: _Compiled, upper: np.ndarray
 ) -> tuple[_Plan, tuple[_kernel.DoubleDouble, ...]]:
     """The plan and :func:`_stack_tables` of one context's upper layer (``upper (U,)``), made in exact
-    rationals (a few milliseconds: about a hundred entries) and each entry rounded once to a
-    double-double, within 2**-106 of it; kept in the model's factor cache."""
+    rationals (3.0 ms on average over 16 contexts, 6.6 ms before :func:`_factors` took ``1 - p`` on the
+    observed states alone and :func:`_double_double_parts` rounded by integer division) and each entry
+    rounded once to a double-double, within 2**-106 of it; kept in the model's factor cache."""
     cache = model.__dict__.setdefault("_factor_cache", {})
     key = (upper.tobytes(), "exact", False)
     built = cache.get(key)
@@ -1640,11 +1645,22 @@ def _exact_factors(
         plan, priors, causes = _factors(model, compiled, upper[None], object, _exact_tables(model))
         tables = []
         for table in _stack_tables(priors, causes):
-            high = np.array([float(v) for v in table.reshape(-1)]).reshape(table.shape)
-            low = np.array([float(v - Fraction(h)) for v, h in zip(table.reshape(-1), high.reshape(-1))])
-            tables.append(_kernel.DoubleDouble(np.stack([high, low.reshape(table.shape)])))
+            parts = [_double_double_parts(v) for v in table.reshape(-1)]
+            high, low = (np.array([part[i] for part in parts]).reshape(table.shape) for i in (0, 1))
+            tables.append(_kernel.DoubleDouble(np.stack([high, low])))
         built = cache[key] = (plan, tuple(tables))
     return built
+
+
+def _double_double_parts(value: Fraction | int) -> tuple[float, float]:
+    """``value`` rounded once to a double-double: its nearest float64, then the nearest float64 to the
+    rest. Integer true division rounds correctly in Python, as ``float(Fraction)`` does, without the
+    Fraction arithmetic (most of :func:`_exact_factors`' time)."""
+    value = Fraction(value)
+    n, d = value.numerator, value.denominator
+    high = n / d
+    h_n, h_d = high.as_integer_ratio()
+    return high, (n * h_d - h_n * d) / (d * h_d)
 
 
 def _terms_by_key(
