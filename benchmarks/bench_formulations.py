@@ -50,7 +50,7 @@ def _cancellation(model: numbdx.Model, k: int, max_terms: float) -> list[str]:
     if terms > max_terms:
         return [str(k), str(positives), f"{terms:,.0f}", f"not computed (> {max_terms:,.0f} terms)", "-", "-", "-"]
     start = time.perf_counter()
-    total, absolute, _, exact = _engine._sums(model, compiled, codes, np.array([0]), np.longdouble, term_key)
+    total, absolute, _, exact, _ = _engine._sums(model, compiled, codes, np.array([0]), np.longdouble, term_key)
     seconds = time.perf_counter() - start
     ld_eps = float(np.finfo(np.longdouble).eps)
     unit = DOUBLE_DOUBLE_EPS if exact[0] else ld_eps  # how far the sums themselves are to be trusted
