@@ -65,6 +65,7 @@ is refused, and with ``method="auto"`` sampled).
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -690,6 +691,23 @@ def _eliminate(
     )
 
 
+def _full_tables(model: Model, dtype: type) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The model's tables in ``dtype`` as :func:`_full` arrays, made once per model and dtype: each
+    upper variable's ``P(v | parents)`` and each cause's ``P(present | parents)``. Read-only, since
+    :func:`_factors` hands out views of them."""
+    cache = model.__dict__.setdefault("_full_tables", {})
+    key = np.dtype(dtype).name
+    made = cache.get(key)
+    if made is None:
+        n_upper = len(model.upper)
+        upper = [_full(v.table.astype(dtype), (*v.parents, i), n_upper) for i, v in enumerate(model.upper)]
+        causes = [_full(c.p_present.astype(dtype), c.parents, n_upper) for c in model.causes]
+        for arr in (*upper, *causes):
+            arr.flags.writeable = False
+        made = cache[key] = (upper, causes)
+    return made
+
+
 def _factors(
     model: Model,
     compiled: _Compiled,
@@ -703,9 +721,13 @@ def _factors(
     ``(scope, (R|1, entries))`` and, per cause, ``(scope, alpha, beta)`` with ``g = alpha * absent +
     beta * present``. ``tables`` replaces the model's tables with one per row."""
     per_row = tables is not None
+    full_tables = None if per_row else _full_tables(model, dtype)
 
-    def upper_table(i: int) -> np.ndarray:
-        return (tables.upper[i] if per_row else model.upper[i].table).astype(dtype)
+    def upper_full(i: int) -> np.ndarray:
+        """``P(i | parents)`` over every upper variable (:func:`_full`)."""
+        if full_tables is not None:
+            return full_tables[0][i]
+        return _full(tables.upper[i].astype(dtype), (*model.upper[i].parents, i), n_upper, per_row=True)
 
     n_rows = len(upper)
     n_upper = len(model.upper)
@@ -757,7 +779,7 @@ def _factors(
 
     priors = []  # (scope, (R|1, entries))
     for scope, _ in compiled.prior_scopes:
-        arr = indicate(_full(upper_table(scope[-1]), scope, n_upper, per_row=per_row), scope[-1])
+        arr = indicate(upper_full(scope[-1]), scope[-1])
         arr = evidence(arr, scope[-1])
         for v in observed.intersection(scope[:-1]):
             arr = evidence(arr, v)
@@ -765,16 +787,17 @@ def _factors(
     causes = []  # (scope, alpha (R|1, entries), beta (R|1, entries))
     for c, (_, absorbed) in enumerate(compiled.cause_scopes):
         cause = model.causes[c]
-        p_present = tables.p_present[c] if per_row else cause.p_present
-        p = _full(p_present.astype(dtype), cause.parents, n_upper, per_row=per_row)
+        if full_tables is not None:
+            p = full_tables[1][c]
+        else:
+            p = _full(tables.p_present[c].astype(dtype), cause.parents, n_upper, per_row=True)
         # the observed states first, so that ``1 - p`` is taken on them alone (exact rationals make
         # every subtraction count); selecting is exact, so the numbers are those of selecting after
-        for v in observed:
+        for v in observed.intersection(cause.parents):
             p = evidence(p, v)
         alpha, beta = 1 - p, p
         for r in absorbed:  # alpha, beta <- sum_r P(r | ...) e_r(r) alpha, beta
-            var = model.upper[r]
-            weight = indicate(_full(upper_table(r), (*var.parents, r), n_upper, per_row=per_row), r)
+            weight = indicate(upper_full(r), r)
             weight = evidence(weight, r)
             alpha, beta = evidence(alpha, r), evidence(beta, r)  # selects r where every row observed it
             alpha = (alpha * weight).sum(axis=2 + r, keepdims=True)
@@ -1344,24 +1367,43 @@ def _index(union: Sequence[int], sub: Sequence[int], cards: Sequence[int]) -> np
     return np.ravel_multi_index(tuple(multi[:, columns].T), shape) if sub else np.zeros(len(multi), dtype=np.int64)
 
 
+# a step's operand recurs across plans (most of a patient's upper layer is eliminated alike whatever
+# its observed risk factors), and its gather and order cost most of a new plan's 1.8 ms
+@lru_cache(maxsize=16384)
+def _gather(
+    union: tuple[int, ...], sub: tuple[int, ...], cards: tuple[int, ...]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | str | None]:
+    """:func:`_index` of ``sub`` in ``union``, its stable argsort (the union's entries grouped by the
+    operand's entry) and :func:`_operand_layout`; read-only: plans share them."""
+    gather = _index(union, sub, cards)
+    grouping = np.argsort(gather, kind="stable")
+    size = math.prod(cards[v] for v in sub)
+    layout = _operand_layout(grouping, size, len(gather) // size)
+    for arr in (gather, grouping, layout):
+        if isinstance(arr, np.ndarray):
+            arr.flags.writeable = False
+    return gather, grouping, layout
+
+
 @lru_cache(maxsize=1024)
 def _plan(scopes: tuple[tuple[int, ...], ...], cards: tuple[int, ...], n_priors: int) -> _Plan:
     """Steps summing out every variable of ``scopes`` (``n_priors`` priors, then one per cause)."""
     order = _elimination_order(tuple(frozenset(s) for s in scopes), frozenset().union(*map(frozenset, scopes)))
     scopes_list = list(scopes)
     alive = list(range(len(scopes)))
-    steps = []
+    steps, layouts = [], []
     for v in order:
         involved = tuple(i for i in alive if v in scopes_list[i])
         alive = [i for i in alive if i not in involved]
         out = tuple(sorted({u for i in involved for u in scopes_list[i]} - {v}))
         union = (*out, v)
-        gathers = tuple(_index(union, scopes_list[i], cards) for i in involved)
-        groupings = tuple(np.argsort(g, kind="stable") for g in gathers)
+        gathers, groupings, step_layouts = zip(*(_gather(union, tuple(scopes_list[i]), cards) for i in involved))
         steps.append((involved, gathers, cards[v], groupings))
+        layouts.append(step_layouts)
         scopes_list.append(out)
         alive.append(len(scopes_list) - 1)
-    return _Plan(steps=tuple(steps), final=tuple(alive), packed=_pack(scopes, cards, n_priors, steps, alive))
+    packed = _pack(scopes, cards, n_priors, steps, alive, layouts)
+    return _Plan(steps=tuple(steps), final=tuple(alive), packed=packed)
 
 
 def _cause_groups(sizes: list[int]) -> tuple[tuple[int, np.ndarray, np.ndarray], ...]:
@@ -1378,28 +1420,28 @@ def _cause_groups(sizes: list[int]) -> tuple[tuple[int, np.ndarray, np.ndarray],
 
 
 def _pack(
-    scopes: tuple[tuple[int, ...], ...], cards: tuple[int, ...], n_priors: int, steps: list, final: list[int]
+    scopes: tuple[tuple[int, ...], ...],
+    cards: tuple[int, ...],
+    n_priors: int,
+    steps: list,
+    final: list[int],
+    layouts: list[tuple[np.ndarray | str | None, ...]],
 ) -> _Packed:
-    """The workspace layout of a plan whose initial factors have ``scopes`` (priors, then causes)."""
-    sizes = [int(np.prod([cards[v] for v in scope], dtype=np.int64)) for scope in scopes]
+    """The workspace layout of a plan whose initial factors have ``scopes`` (priors, then causes);
+    ``layouts``: each step's operands' :func:`_operand_layout`."""
+    sizes = [math.prod(cards[v] for v in scope) for scope in scopes]
     n_initial = len(scopes)
     cause_sizes = sizes[n_priors:]
     sizes += [len(gathers[0]) // card for _, gathers, card, _ in steps]
     offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.intp)
     needed = [False] * n_priors + [True] * len(cause_sizes)  # a cavity is wanted below this factor
     packed_steps = []
-    for s, (involved, gathers, card, groupings) in enumerate(steps):
+    for s, ((involved, gathers, card, _), step_layouts) in enumerate(zip(steps, layouts)):
         gather = np.stack([offsets[i] + np.asarray(g, dtype=np.intp) for i, g in zip(involved, gathers)])
         union = gather.shape[1]
         operands = tuple(
-            (
-                int(offsets[i]),
-                sizes[i],
-                _operand_layout(order, sizes[i], union // sizes[i]),
-                union // sizes[i],
-                needed[i],
-            )
-            for i, order in zip(involved, groupings)
+            (int(offsets[i]), sizes[i], layout, union // sizes[i], needed[i])
+            for i, layout in zip(involved, step_layouts)
         )
         out = n_initial + s
         needed.append(any(needed[i] for i in involved))
