@@ -735,10 +735,13 @@ def _factors(
     # With ``shared``, risk factors instead enter as indicators (1 for an allowed state), so rows that
     # observe different risk factors share one plan; multiplying by 1 or 0 is exact, so a row's numbers
     # still do not depend on its batch (they differ from the selected ones in the last bits only).
-    selectable = CONTEXT if shared else tuple(range(n_upper))
-    observed = frozenset(v for v in selectable if (upper[:, v] >= 0).all())
-    if any((upper[:, v] >= 0).any() and v not in observed for v in selectable):
+    selectable = list(CONTEXT if shared else range(n_upper))
+    known = upper[:, selectable] >= 0
+    observed = frozenset(np.array(selectable)[known.all(axis=0)].tolist())
+    if (known.any(axis=0) & ~known.all(axis=0)).any():
         raise AssertionError("rows of one batch must observe the same upper variables")
+    # the value each row observes, where every row observes the same one (always so for one row)
+    same = {v: int(upper[0, v]) for v in observed if n_rows == 1 or (upper[:, v] == upper[0, v]).all()}
     indicators = {}
     for v in range(len(CONTEXT), n_upper) if shared else ():
         known = upper[:, v] >= 0
@@ -761,11 +764,11 @@ def _factors(
         axis = 2 + v
         if arr.shape[axis] == 1 or v not in observed:
             return arr
-        values = upper[:, v]
-        if (values == values[0]).all():  # one value for every row (always so for one row): a view
+        if v in same:  # one value for every row: a view
             index = [slice(None)] * arr.ndim
-            index[axis] = slice(values[0], values[0] + 1)
+            index[axis] = slice(same[v], same[v] + 1)
             return arr[tuple(index)]
+        values = upper[:, v]
         onehot = np.zeros((n_rows, arr.shape[axis]), dtype=dtype)
         onehot[np.arange(n_rows), values] = 1
         shape = [n_rows] + [1] * (arr.ndim - 1)
@@ -774,7 +777,7 @@ def _factors(
 
     def compact(arr: np.ndarray) -> tuple[tuple[int, ...], np.ndarray]:
         """(scope, (R|1, entries)) from a full-rank array with no term axis."""
-        scope = tuple(v for v in range(n_upper) if arr.shape[2 + v] > 1)
+        scope = tuple(v for v, n in enumerate(arr.shape[2:]) if n > 1)
         return scope, arr.reshape(arr.shape[0], -1)
 
     priors = []  # (scope, (R|1, entries))
@@ -802,10 +805,11 @@ def _factors(
             alpha, beta = evidence(alpha, r), evidence(beta, r)  # selects r where every row observed it
             alpha = (alpha * weight).sum(axis=2 + r, keepdims=True)
             beta = (beta * weight).sum(axis=2 + r, keepdims=True)
-        for v in observed:  # an absorbed variable's weight may carry an observed parent
+        # an absorbed variable's weight may carry an observed parent (alpha and beta share a shape)
+        for v in [v for v in observed if alpha.shape[2 + v] > 1]:
             alpha, beta = evidence(alpha, v), evidence(beta, v)
         scope, alpha = compact(alpha)
-        causes.append((scope, alpha, compact(beta)[1]))
+        causes.append((scope, alpha, beta.reshape(alpha.shape)))
     plan = _plan(tuple(s for s, _ in priors) + tuple(s for s, _, _ in causes), compiled.upper_cards, len(priors))
     return plan, priors, causes
 
