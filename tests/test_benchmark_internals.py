@@ -6,25 +6,16 @@ benchmarks themselves never run in the suite."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
 import numbdx
 
-BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+from .conftest import benchmark_module
 
 
 @pytest.fixture(scope="module")
 def bench():
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        import _common
-        import bench_formulations
-    finally:
-        sys.path.remove(str(BENCHMARKS))
-    return _common, bench_formulations
+    return benchmark_module("_common"), benchmark_module("bench_formulations")
 
 
 def test_the_floors_read_the_engines_plans(bench):

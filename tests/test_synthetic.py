@@ -5,25 +5,17 @@ answer per variant only: the benchmark itself never runs in the suite."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 import numbdx
 
-BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+from .conftest import benchmark_module
 
 
 @pytest.fixture(scope="module")
 def synthetic():
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        import _synthetic
-    finally:
-        sys.path.remove(str(BENCHMARKS))
-    return _synthetic
+    return benchmark_module("_synthetic")
 
 
 @pytest.mark.parametrize("or_factors", ["template", "drawn"])

@@ -133,11 +133,11 @@ TERM_CHUNK_ELEMENTS = 65_536  # terms x widest table entry per pass when one row
 CLAMPED_MAX_ENTRIES = 100_000
 # the compiled kernel (numbdx._kernel) runs frames' eliminations (shared plans) and one patient's from
 # this many terms per row: below it, numpy's few milliseconds do not repay numba's import (about 0.5 s
-# with its cached kernels, once per process), which infer's usual query (float64) should not pay. One
-# patient's extended precision runs on the kernels at any size (_exact_inputs): numpy's np.longdouble
-# is its slowest path. The choice
-# depends on a row's own terms, never on its batch. Below it the arithmetic is numpy's, which the
-# float64 kernel also computes, bit for bit, once something else has loaded it (_eliminate_batch)
+# with its cached kernels, once per process), which infer's usual query (float64) should not pay. The
+# choice depends on a row's own terms, never on its batch. Below it the arithmetic is numpy's, which
+# the float64 kernel also computes, bit for bit, once something else has loaded it (_eliminate_batch).
+# One patient's extended precision runs on the kernels at any size (_exact_inputs): numpy's
+# np.longdouble is its slowest path.
 KERNEL_MIN_TERMS = 256
 COLUMN_CHUNK = 512  # (row, term) pairs per workspace pass of the numpy elimination (measured: 256-4096, 512 best)
 # rows with more Quickscore terms than this are eliminated over their findings' choices instead
@@ -1645,11 +1645,11 @@ def _exact_inputs(sub: Codes, n_terms: int, dtype: type, upper_tables: _UpperTab
     positives cancel. Frames (shared plans, many contexts) keep ``np.longdouble`` tables.
 
     Whatever the row's terms: a small query in extended precision (four signed positives or more,
-    ``SIGNED_FOR_EXTENDED``, or a float64 bound past ``TARGET_ERROR``) takes 3-4x less time so than
-    in numpy's ``np.longdouble`` (three article cases of 32-64 terms: 10-13 ms on numpy, 2.0-3.2 ms
-    so, with their context's tables cached). Whether numba is imported here depends on the
-    installation alone (a float64 query never asks), so an answer does not depend on what the
-    process did before."""
+    ``SIGNED_FOR_EXTENDED``, or a float64 bound past ``TARGET_ERROR``) runs 3-4x faster so than in
+    numpy's ``np.longdouble`` (three article cases of 32-64 terms: 6.7-13 ms on numpy, 2.0-4.5 ms
+    so, their context's tables cached). Whether numba is imported here depends on the installation
+    alone (a float64 query never asks), so an answer does not depend on what the process did
+    before."""
     return (
         not sub.shared
         and _kernel.double_double(dtype)
@@ -1679,9 +1679,9 @@ def _exact_factors(
     model: Model, compiled: _Compiled, upper: np.ndarray
 ) -> tuple[_Plan, tuple[_kernel.DoubleDouble, ...]]:
     """The plan and :func:`_stack_tables` of one context's upper layer (``upper (U,)``), made in exact
-    rationals (3.0 ms on average over 16 contexts, 6.6 ms before :func:`_factors` took ``1 - p`` on the
-    observed states alone and :func:`_double_double_parts` rounded by integer division) and each entry
-    rounded once to a double-double, within 2**-106 of it; kept in the model's factor cache."""
+    rationals (3.0 ms on average over 16 contexts; most of it Fraction arithmetic) and each entry
+    rounded once to a double-double (:func:`_double_double_parts`), within 2**-106 of it; kept in
+    the model's factor cache."""
     cache = model.__dict__.setdefault("_factor_cache", {})
     key = (upper.tobytes(), "exact", False)
     built = cache.get(key)
