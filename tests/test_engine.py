@@ -665,6 +665,44 @@ def test_a_small_patient_in_extended_precision_runs_on_the_kernels_from_exact_in
             assert abs(row[n_causes + c] - direct.explains[0, c]) <= bound + direct.error_bound[0]
 
 
+@pytest.mark.parametrize("kernel", ["numba", "numpy"])
+def test_a_float64_answer_gives_the_re_checks_from_its_own_elimination(kernel):
+    """A small patient answered in float64 by numpy's elimination (on the kernels' installation too:
+    fewer than ``KERNEL_MIN_TERMS`` terms), with red-flag findings that are positives expanded with
+    signs: the triage's re-checks come from the answer's own ``Z`` (masked sums), its own numbers are
+    those of the call without ``left_out`` bit for bit, and each set agrees with inferring the
+    reduced evidence within the two bounds."""
+    from numbdx import _engine, _kernel
+    from numbdx._triage import left_out_request
+
+    if kernel == "numba":
+        pytest.importorskip("numba", reason="the numba extra is not installed")
+    model = numbdx.load_model()
+    compiled = _engine._compile(model)
+    ev = {"age": 45, "sex": "female", "numb_toes": True, "weakness": True, "swelling": True}
+    evidence_ = normalise(model, ev)
+    codes = _engine.codes_from_evidence(model, [evidence_])
+    assert _engine.row_terms(compiled, codes.findings[0], int(codes.side[0])) < _engine.KERNEL_MIN_TERMS
+    assert not _engine._extended_first(compiled, codes.findings, _engine.TARGET_ERROR)[0]
+    names, left_out = left_out_request(model, evidence_.values)
+    assert len(names) == 3  # weakness, swelling and both
+    with _kernel.use(kernel):
+        asked = _engine.infer_codes(model, codes, left_out=left_out)
+        plain = _engine.infer_codes(model, codes)
+    assert asked.error_bound[0] <= _engine.TARGET_ERROR  # answered in float64
+    for name in ("posterior", "explains", "prior", "evidence_probability", "error_bound", "terms"):
+        np.testing.assert_array_equal(getattr(asked, name), getattr(plain, name), err_msg=name)
+    assert asked.left_out is not None and all(a is not None for a in asked.left_out)
+    n_causes = len(model.causes)
+    for left, (row, bound) in zip(names, asked.left_out):
+        assert bound <= left_out.target_error
+        reduced = normalise(model, {k: v for k, v in ev.items() if k not in left})
+        direct = _engine.infer_codes(model, _engine.codes_from_evidence(model, [reduced]), with_prior=False)
+        for c in left_out.causes:
+            assert abs(row[c] - direct.posterior[0, c]) <= bound + direct.error_bound[0]
+            assert abs(row[n_causes + c] - direct.explains[0, c]) <= bound + direct.error_bound[0]
+
+
 def test_the_answers_own_elimination_answers_the_left_out_sets():
     """One patient asked with ``left_out`` (the triage's re-checks), eliminated in double-double from
     exact inputs: its own numbers are those of the call without ``left_out``, bit for bit; each set's
@@ -700,7 +738,8 @@ def test_the_answers_own_elimination_answers_the_left_out_sets():
         for c in causes:
             assert abs(row[c] - direct.posterior[0, c]) <= bound + direct.error_bound[0]
             assert abs(row[n_causes + c] - direct.explains[0, c]) <= bound + direct.error_bound[0]
-    # where the row is not eliminated from exact inputs (numpy; answered in float64), nothing is answered
+    # on numpy from 256 terms (numpy's masked sums are taken below the kernels' terms only), and where a
+    # left-out finding is not a positive of the evidence (difficulty_walking below), nothing is answered
     with _kernel.use("numpy"):
         assert _engine.infer_codes(model, codes, left_out=request).left_out is None
     small = _engine.codes_from_evidence(model, [normalise(model, {"age": 70, "weakness": True, "swelling": True})])

@@ -1557,7 +1557,8 @@ def _sums(
     ``upper_tables``: the upper layer's tables of ``codes``' rows, made once (frames). ``masks``:
     ``(masks (K, T), columns)`` for one row (:func:`_left_out_masks`): where the row is eliminated
     from exact inputs, the signed and absolute sums ``(K, len(columns))`` over each mask's terms,
-    from the same elimination (``_kernel.masked_term_sums``); else (and without ``masks``) None."""
+    from the same elimination (``_kernel.masked_term_sums``), and likewise where numpy eliminates it
+    (:func:`_masked_numpy_row`); else (and without ``masks``) None."""
     sub = codes.take(rows)
     n_terms = int(row_terms(compiled, sub.findings[0], int(sub.side[0])))
     exact = _exact_inputs(sub, n_terms, dtype, upper_tables)
@@ -1571,6 +1572,8 @@ def _sums(
         masked = _masked_row(compiled, sub, n_terms, exact_factors, masks)
         if masked is not None:
             return masked
+    if masks is not None and not kernel and upper_tables is None and len(rows) == 1:
+        return _masked_numpy_row(model, compiled, codes.upper[rows], built, n_terms, dtype, masks)
     on_numpy: list[np.ndarray] = []
     total = np.zeros((len(rows), 1 + 2 * len(model.causes)), dtype=dtype)
     absolute = np.zeros_like(total)
@@ -1612,6 +1615,40 @@ def _sums(
     exact_rows = np.full(len(rows), exact)
     exact_rows[np.concatenate(on_numpy or [np.zeros(0, dtype=np.intp)])] = False
     return total, absolute, np.full(len(rows), n_terms), exact_rows, None
+
+
+def _masked_numpy_row(
+    model: Model,
+    compiled: _Compiled,
+    upper: np.ndarray,
+    built: tuple[np.ndarray, ...],
+    n_terms: int,
+    dtype: type,
+    masks: tuple[np.ndarray, np.ndarray],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """:func:`_sums` of one row that numpy eliminates (fewer than ``KERNEL_MIN_TERMS`` terms, not
+    from exact inputs), with ``masks``: ``Z`` of each slice of terms as the unmasked call makes it,
+    summed over the terms as that call sums them (the same numbers, bit for bit), and over each
+    mask's terms and ``columns`` (a mask multiplies the coefficients by 1 or 0: exact). The triage's
+    re-checks then come from the answer's own elimination, where each was another engine call."""
+    coef, absent, present, active = built
+    unit, columns = masks
+    masked_coef = coef * unit.astype(coef.dtype)  # (K, T): one row's coefficients per mask
+    n_columns = 1 + 2 * len(model.causes)
+    total, absolute = np.zeros((1, n_columns), dtype=dtype), np.zeros((1, n_columns), dtype=dtype)
+    masked_total = np.zeros((len(unit), len(columns)), dtype=dtype)
+    masked_absolute = np.zeros_like(masked_total)
+    step = max(1, TERM_CHUNK_ELEMENTS // compiled.widest)  # the slices _sums takes
+    for t in (slice(t0, t0 + step) for t0 in range(0, n_terms, step)):
+        z = _eliminate(model, compiled, upper, absent[:, t], present[:, t], active[:, t], dtype, False, False)
+        signed, size = _term_sums(coef[:, t], z)
+        total += signed
+        absolute += size
+        z_columns = np.broadcast_to(z[:, :, columns], (len(unit), *z.shape[1:2], len(columns)))
+        signed, size = _term_sums(masked_coef[:, t], z_columns)
+        masked_total += signed
+        masked_absolute += size
+    return total, absolute, np.full(1, n_terms), np.full(1, False), (masked_total, masked_absolute)
 
 
 def _masked_row(
@@ -1943,15 +1980,19 @@ def _solve(
             if not len(pending):
                 continue
             masks = None
-            if left_out is not None and len(codes) == 1 and dtype is np.longdouble:  # where the masks may run
+            # where the masks may run: numpy's float64 pass (below the kernels' terms), and extended
+            # precision (from exact inputs, or numpy's)
+            if left_out is not None and len(codes) == 1 and (dtype is np.longdouble or n_terms < KERNEL_MIN_TERMS):
                 unit = _left_out_masks(compiled, codes.findings[0], int(codes.side[0]), left_out.subsets, 1)
                 masks = None if unit is None else (unit, _left_out_columns(left_out.causes, len(model.causes)))
             total, absolute, n, exact, masked = _sums(
                 model, compiled, codes, pending, dtype, term_key[pending], upper_tables, masks
             )
-            if masked is not None:
+            if masked is not None:  # extended precision's, where it runs, replace float64's
                 out["left_out"] = [
-                    _left_out_row(*sums, float(ops[0]), dtype, True, int(merged[0]), left_out, len(model.causes))[0]
+                    _left_out_row(
+                        *sums, float(ops[0]), dtype, bool(exact[0]), int(merged[0]), left_out, len(model.causes)
+                    )[0]
                     for sums in zip(*masked)
                 ]
             p_e = total[:, 0]
