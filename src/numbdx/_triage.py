@@ -577,8 +577,8 @@ def _left_out(model: Model, evidence: Mapping[str, Any]) -> dict[tuple[str, ...]
     findings left out, from one elimination of the whole evidence's terms where the engine can
     (``_engine.left_out_answers``: positives expanded with signs, evidence of 256 terms or more),
     else nothing; a subset it could not bound is left for :func:`_reduced`. (``infer`` passes the
-    answers it already has: the engine's own elimination gives them where it runs in double-double
-    from exact inputs, at any number of terms.)"""
+    answers it already has: the answer's own elimination gives them wherever it keeps ``Z``, numpy's
+    below 256 terms and double-double from exact inputs at any size.)"""
     from ._engine import left_out_answers
     from ._evidence import normalise
 
@@ -630,9 +630,9 @@ def triage(
        away, the thresholds are also checked on the evidence with each non-empty subset of the present
        red-flag findings (every finding any sign names) left out: up to ``2**k - 1`` more inferences
        for ``k`` such findings, run only while a more urgent level is still reachable (where such
-       findings are positives expanded with signs and the evidence has 256 terms or more, or is
-       eliminated in double-double from exact inputs, all of them come from one elimination of the
-       whole evidence's terms instead, or for many positives from one elimination over the findings'
+       findings are positives expanded with signs, all of them come from the whole evidence's terms
+       instead: from the answer's own elimination, or from one more where the kernels' float64 sums
+       keep no ``Z`` (256 terms or more); for many positives from one elimination over the findings'
        choices; none is asked once a sign reaches the most urgent
        level). Hence adding the findings of a red-flag
        sign to evidence that did not mention them never lowers the level.
