@@ -1974,6 +1974,7 @@ def _solve(
             continue
         carried = members[extended_first[members]]
         pending = members[~extended_first[members]]
+        row_masks: list = []  # the row's left-out masks, made on the first pass that may read them
         for dtype in (np.float64, np.longdouble):
             if dtype is np.longdouble:
                 pending = np.concatenate([pending, carried])
@@ -1983,8 +1984,11 @@ def _solve(
             # where the masks may run: numpy's float64 pass (below the kernels' terms), and extended
             # precision (from exact inputs, or numpy's)
             if left_out is not None and len(codes) == 1 and (dtype is np.longdouble or n_terms < KERNEL_MIN_TERMS):
-                unit = _left_out_masks(compiled, codes.findings[0], int(codes.side[0]), left_out.subsets, 1)
-                masks = None if unit is None else (unit, _left_out_columns(left_out.causes, len(model.causes)))
+                if not row_masks:
+                    unit = _left_out_masks(compiled, codes.findings[0], int(codes.side[0]), left_out.subsets, 1)
+                    columns = _left_out_columns(left_out.causes, len(model.causes))
+                    row_masks.append(None if unit is None else (unit, columns))
+                masks = row_masks[0]
             total, absolute, n, exact, masked = _sums(
                 model, compiled, codes, pending, dtype, term_key[pending], upper_tables, masks
             )
